@@ -1,0 +1,26 @@
+// The grove command line (DESIGN.md §7). Each subcommand lives in its own file and registers
+// itself on the CLI11 app; main.cpp lists the registrations.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+
+#include "grove/core/result.h"
+
+namespace grove::cli {
+
+// Exit statuses of the contract: 0 success, 2 bad usage or bad input (one line on stderr).
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitBadInput = 2;
+
+// A registered subcommand sets the action to run after parsing.
+using Action = std::function<Status()>;
+
+// Prints "grove: <error>" as one line on stderr and returns the exit status for it.
+int report_error(const Error& error);
+
+// Registrations (one per command file).
+
+
+}  // namespace grove::cli

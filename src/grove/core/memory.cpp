@@ -1,0 +1,61 @@
+#include "grove/core/memory.h"
+
+#include <fstream>
+#include <string>
+#include <unistd.h>
+
+namespace grove {
+
+namespace {
+
+int64_t read_status_kb(const char* key) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  const std::string prefix = std::string(key) + ":";
+  while (std::getline(in, line)) {
+    if (line.rfind(prefix, 0) == 0) return std::stoll(line.substr(prefix.size())) * 1024;
+  }
+  return 0;
+}
+
+int64_t cgroup_limit_bytes() {
+  for (const char* path : {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
+    std::ifstream in(path);
+    std::string value;
+    if (in >> value && value != "max") {
+      try {
+        return std::stoll(value);
+      } catch (...) {
+      }
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+int64_t system_memory_bytes() {
+  const int64_t pages = sysconf(_SC_PHYS_PAGES);
+  const int64_t page_size = sysconf(_SC_PAGESIZE);
+  int64_t total = pages > 0 && page_size > 0 ? pages * page_size : int64_t{4} << 30;
+  const int64_t limit = cgroup_limit_bytes();
+  if (limit > 0 && limit < total) total = limit;
+  return total;
+}
+
+int64_t peak_rss_bytes() { return read_status_kb("VmHWM"); }
+int64_t current_rss_bytes() { return read_status_kb("VmRSS"); }
+
+bool MemoryBudget::try_reserve(int64_t bytes) {
+  int64_t current = used_.load();
+  do {
+    if (current + bytes > limit_) return false;
+  } while (!used_.compare_exchange_weak(current, current + bytes));
+  return true;
+}
+
+int64_t MemoryBudget::force_reserve(int64_t bytes) { return used_.fetch_add(bytes) + bytes; }
+
+void MemoryBudget::release(int64_t bytes) { used_.fetch_sub(bytes); }
+
+}  // namespace grove
