@@ -26,6 +26,10 @@ struct ImageInfo {
   Shape5 chunk_shape = Shape5::filled(0);
   std::string format;         // "tiff", "png", "hdf5", "zarr", ...
   std::string compression;    // "none", "lzw", "deflate", "gzip", "blosc", ...
+  // The extents as stored, in the order of axes (e.g. (10, 534, 495, 1) for "txyc").
+  std::vector<int64_t> stored_shape;
+  // For containers: the dataset read, e.g. "/exported_data" ("" for single-image formats).
+  std::string internal_path;
 };
 
 class ImageReader {
@@ -94,10 +98,12 @@ Status write_image(const std::string& path, const AnyArray& data, const WriteOpt
 
 // For containers: the datasets inside (internal paths with shape and dtype).
 struct DatasetEntry {
-  std::string path;
-  Shape5 shape;
+  std::string path;  // "/exported_data"; "" for a single-image format
+  Shape5 shape;      // t, z, y, x, c
   DType dtype;
-  std::string axes;
+  std::string axes;  // as stored
+  std::vector<int64_t> stored_shape;  // extents in the order of axes
+  std::string compression;            // "none", "gzip", ...
 };
 Result<std::vector<DatasetEntry>> list_datasets(const std::string& file);
 
