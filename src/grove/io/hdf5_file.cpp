@@ -6,6 +6,7 @@
 
 #include "grove/io/axes.h"
 #include "grove/io/file_util.h"
+#include "grove/io/lzf_filter.h"
 
 namespace grove::hdf5 {
 
@@ -65,7 +66,6 @@ std::string filter_name(int id) {
 // Which Debian package brings a filter plugin, for error messages.
 std::string filter_hint(int id) {
   switch (id) {
-    case 32000: return " (Debian package hdf5-plugin-lzf)";
     case 32001: return " (Debian package hdf5-filter-plugin-blosc-serial)";
     case 307:
     case 32004:
@@ -245,6 +245,8 @@ LibraryLock::LibraryLock() {
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
     silenced = true;
   }
+  // grove's own LZF filter (Debian's plugin cannot be loaded).
+  io::register_lzf_filter();
 }
 
 LibraryLock::~LibraryLock() { library_mutex().unlock(); }
@@ -929,7 +931,8 @@ Result<Dataset> Group::create_dataset(std::string_view path, DType dtype,
                           filter_name(options.plugin_filter), options.plugin_filter,
                           filter_hint(options.plugin_filter));
       }
-      if (H5Pset_filter(plist.get(), filter, H5Z_FLAG_MANDATORY, options.plugin_parameters.size(),
+      // Optional, as h5py sets them: a chunk the filter cannot shrink is stored raw.
+      if (H5Pset_filter(plist.get(), filter, H5Z_FLAG_OPTIONAL, options.plugin_parameters.size(),
                         options.plugin_parameters.data()) < 0) {
         return error_from_stack(ErrorCode::kIo, "setting up filter " +
                                                     filter_name(options.plugin_filter));

@@ -15,11 +15,12 @@
 // Errors: HDF5's automatic error printing is switched off; a failed call becomes an Error whose
 // message ends with HDF5's own description ("HDF5: unable to open file: ... No such file").
 //
-// Filters: gzip (deflate) and shuffle are built into HDF5; blosc, lzf, lz4, bzip2 come from
-// Debian's filter plugins (hdf5-filter-plugin, hdf5-filter-plugin-blosc-serial,
-// hdf5-plugin-lzf), which HDF5 finds in its default plugin directory
-// /usr/lib/<arch>/hdf5/serial/plugins, or where HDF5_PLUGIN_PATH points. A dataset whose filter
-// is missing fails with an error naming the filter.
+// Filters: gzip (deflate) and shuffle are built into HDF5; lzf is grove's own (io/lzf_filter.h,
+// registered on first use); blosc, lz4, bzip2 come from Debian's filter plugins
+// (hdf5-filter-plugin-blosc-serial, hdf5-filter-plugin), which HDF5 finds in its default plugin
+// directory /usr/lib/<arch>/hdf5/serial/plugins, or where HDF5_PLUGIN_PATH points (that variable
+// replaces the default directory). A dataset whose filter is missing fails with an error naming
+// the filter.
 #pragma once
 
 #include <hdf5.h>

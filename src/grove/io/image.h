@@ -96,7 +96,14 @@ Result<std::unique_ptr<ImageWriter>> create_image(const std::string& path, const
 Status write_image(const std::string& path, const AnyArray& data, const WriteOptions& options = {},
                    const std::string& format = "");
 
-// For containers: the datasets inside (internal paths with shape and dtype).
+// The format of an existing image path ("tiff", "png", "jpeg", "npy", "hdf5", "zarr", "n5"),
+// from the file's signature or else its extension.
+Result<std::string> image_format(const std::string& path);
+// True for formats that hold several datasets ("hdf5", "zarr", "n5").
+bool is_container_format(const std::string& format);
+
+// For containers: the datasets inside (internal paths with shape and dtype). For a single-image
+// format: one entry with an empty path.
 struct DatasetEntry {
   std::string path;  // "/exported_data"; "" for a single-image format
   Shape5 shape;      // t, z, y, x, c

@@ -236,6 +236,16 @@ Status write_image(const std::string& path, const AnyArray& data, const WriteOpt
   return writer->commit().context("writing " + path);
 }
 
+Result<std::string> image_format(const std::string& path) {
+  auto format = detect_format(split_image_path(path));
+  if (!format.ok()) return with_path(std::move(format).error(), path);
+  return std::string(format_name(*format));
+}
+
+bool is_container_format(const std::string& format) {
+  return is_container(format_from_name(format));
+}
+
 Result<std::vector<DatasetEntry>> list_datasets(const std::string& file) {
   const ImagePath parsed = split_image_path(file);
   auto format = detect_format(parsed);
