@@ -50,20 +50,16 @@ TEST(Npy, WritesWhatNumpyReads) {
   GROVE_REQUIRE_PYTHON("numpy");
   TempDir dir;
   const Shape5 shape(1, 1, 5, 7, 3);
+  std::string checks = "import sys, numpy as np\n";
   for (DType dtype : kAllDTypes) {
-    const std::string path = dir.file(std::string(dtype_name(dtype)) + ".npy");
-    ASSERT_TRUE(write_image(path, pattern(dtype, shape)).ok());
-    std::string output;
-    const int status = testing::run_python(
-        "import sys, numpy as np\n"
-        "a = np.load(sys.argv[1])\n"
-        "e = " + numpy_pattern(std::string(dtype_name(dtype)), "(5, 7, 3)") + "\n"
-        "assert a.dtype == e.dtype, (a.dtype, e.dtype)\n"
-        "assert a.shape == e.shape, a.shape\n"
-        "assert (a == e).all()\n",
-        {path}, &output);
-    EXPECT_EQ(status, 0) << dtype_name(dtype) << ": " << output;
+    const std::string name(dtype_name(dtype));
+    ASSERT_TRUE(write_image(dir.file(name + ".npy"), pattern(dtype, shape)).ok());
+    checks += "a = np.load(sys.argv[1] + '/" + name + ".npy')\n"
+              "e = " + numpy_pattern(name, "(5, 7, 3)") + "\n"
+              "assert a.dtype == e.dtype and a.shape == e.shape and (a == e).all(), '" + name + "'\n";
   }
+  std::string output;
+  EXPECT_EQ(testing::run_python(checks, {dir.path()}, &output), 0) << output;
 }
 
 // numpy writes every dtype, both byte orders, C and Fortran order, and versions 1 to 3.
