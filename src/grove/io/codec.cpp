@@ -208,29 +208,36 @@ Result<std::vector<uint8_t>> bzip2_compress(std::span<const uint8_t> data, int l
   if (level < 1 || level > 9) level = default_level(Compressor::bzip2);
   std::vector<uint8_t> out(data.size() + data.size() / 100 + 600);
   unsigned int length = static_cast<unsigned int>(out.size());
-  const int status =
-      BZ2_bzBuffToBuffCompress(reinterpret_cast<char*>(out.data()), &length,
-                               const_cast<char*>(reinterpret_cast<const char*>(data.data())),
-                               static_cast<unsigned int>(data.size()), level, 0, 0);
-  if (status != BZ_OK)
+  // The library refuses null pointers, which empty spans may have.
+  char empty = 0;
+  char* source =
+      data.empty() ? &empty : const_cast<char*>(reinterpret_cast<const char*>(data.data()));
+  const int status = BZ2_bzBuffToBuffCompress(reinterpret_cast<char*>(out.data()), &length, source,
+                                              static_cast<unsigned int>(data.size()), level, 0, 0);
+  if (status != BZ_OK) {
     return make_error(ErrorCode::kInternal, "bzip2 compression failed ({})", status);
+  }
   out.resize(length);
   return out;
 }
 
 Status bzip2_decompress(std::span<const uint8_t> input, std::span<uint8_t> out) {
-  // The library refuses an empty output buffer; a zero-byte chunk still has a stream to check.
+  // The library refuses empty buffers; a zero-byte chunk still has a stream to check.
   uint8_t scratch = 0;
   char* target =
       out.empty() ? reinterpret_cast<char*>(&scratch) : reinterpret_cast<char*>(out.data());
   unsigned int length = out.empty() ? 1u : static_cast<unsigned int>(out.size());
-  const int status = BZ2_bzBuffToBuffDecompress(
-      target, &length, const_cast<char*>(reinterpret_cast<const char*>(input.data())),
-      static_cast<unsigned int>(input.size()), 0, 0);
-  if (status == BZ_OUTBUFF_FULL)
+  char empty = 0;
+  char* source =
+      input.empty() ? &empty : const_cast<char*>(reinterpret_cast<const char*>(input.data()));
+  const int status = BZ2_bzBuffToBuffDecompress(target, &length, source,
+                                                static_cast<unsigned int>(input.size()), 0, 0);
+  if (status == BZ_OUTBUFF_FULL) {
     return size_mismatch("bzip2", out.size(), "decodes to more bytes than expected");
-  if (status != BZ_OK)
+  }
+  if (status != BZ_OK) {
     return make_error(ErrorCode::kCorrupt, "bzip2 stream is damaged or truncated ({})", status);
+  }
   if (length != out.size()) {
     return make_error(ErrorCode::kCorrupt, "bzip2 stream decodes to {} bytes, expected {}", length,
                       out.size());
