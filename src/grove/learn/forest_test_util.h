@@ -32,8 +32,8 @@ struct Blobs {
   FeatureMatrix matrix() const { return FeatureMatrix(features.data(), rows, columns); }
 };
 
-inline Blobs make_blobs(int64_t rows, int64_t columns, int classes, int informative,
-                        double spread, uint64_t seed) {
+inline Blobs make_blobs(int64_t rows, int64_t columns, int classes, int informative, double spread,
+                        uint64_t seed) {
   std::vector<std::vector<double>> centres(classes, std::vector<double>(informative));
   for (int k = 0; k < classes; ++k)
     for (int d = 0; d < informative; ++d) centres[k][d] = 2.0 * ((k + d) % classes);
