@@ -27,8 +27,8 @@ ForestArrays forest_to_arrays(const RandomForest& forest, const nlohmann::json& 
   for (size_t i = 0; i < nodes; ++i) {
     arrays.node_feature[i] = parts.nodes[i].feature;
     arrays.node_threshold[i] = parts.nodes[i].threshold;
-    arrays.node_left[i] = parts.nodes[i].left;
-    arrays.node_right[i] = parts.nodes[i].right;
+    arrays.node_left[i] = parts.nodes[i].children[0];
+    arrays.node_right[i] = parts.nodes[i].children[1];
   }
   arrays.tree_node_begin = parts.tree_node_begin;
   arrays.leaf_values = parts.leaf_values;

@@ -415,9 +415,9 @@ class TreeBuilder {
 
   static void link(TreeOutput& out, int32_t parent, bool is_left, int32_t child) {
     if (is_left)
-      out.nodes[parent].left = child;
+      out.nodes[parent].children[0] = child;
     else
-      out.nodes[parent].right = child;
+      out.nodes[parent].children[1] = child;
   }
 
   const Problem& problem_;
@@ -567,7 +567,7 @@ double out_of_bag_error(const Problem& problem, const std::vector<TreeOutput>& t
         int32_t at = 0;
         do {
           const ForestNode& node = tree.nodes[at];
-          at = x[node.feature] < node.threshold ? node.left : node.right;
+          at = node.next(x[node.feature]);
         } while (at >= 0);
         const float* v = &tree.leaf_values[ForestNode::leaf_of(at) * outputs];
         for (int c = 0; c < outputs; ++c) sum[c] += v[c];

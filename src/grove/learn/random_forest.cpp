@@ -4,6 +4,10 @@
 #include <cmath>
 #include <limits>
 
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
+
 namespace grove {
 
 std::string_view forest_kind_name(ForestKind kind) {
@@ -58,45 +62,72 @@ bool row_has_nan(const float* row, int64_t columns) {
   return nan;
 }
 
-// Walks kLanes samples through one tree together: their loads are independent, so the processor
-// overlaps them, and a lane that reached its leaf simply stays there.
-template <int kLanes>
-inline void walk_lanes(const ForestNode* nodes, const float* const* rows, int32_t* leaves) {
-  int32_t index[kLanes];
-  for (int lane = 0; lane < kLanes; ++lane) index[lane] = 0;
-  for (;;) {
-    bool any_inside = false;
-    for (int lane = 0; lane < kLanes; ++lane) {
-      const int32_t at = index[lane];
-      const ForestNode& node = nodes[at < 0 ? 0 : at];
-      const int32_t next = rows[lane][node.feature] < node.threshold ? node.left : node.right;
-      index[lane] = at < 0 ? at : next;
-      any_inside |= index[lane] >= 0;
-    }
-    if (!any_inside) break;
+// The block being predicted, transposed: feature f of row r is at values[f * stride + r], so the
+// values one node compares for consecutive rows are adjacent in memory (one vector load).
+struct TransposedBlock {
+  const float* values;
+  int64_t stride;  // rows of the block, padded
+};
+
+// Walks a row from node `at` to its leaf; returns the child code (-1 - leaf).
+inline int32_t walk_from(const ForestNode* nodes, int32_t at, const TransposedBlock& block,
+                         int64_t row) {
+  const float* x = block.values + row;
+  // A branch, not an index: the rows that walk alone here are neighbours of each other too, so
+  // the branches predict well and the processor runs ahead.
+  while (at >= 0) {
+    const ForestNode& node = nodes[at];
+    if (x[static_cast<int64_t>(node.feature) * block.stride] < node.threshold)
+      at = node.children[0];
+    else
+      at = node.children[1];
   }
-  for (int lane = 0; lane < kLanes; ++lane)
-    leaves[lane] = static_cast<int32_t>(ForestNode::leaf_of(index[lane]));
+  return at;
 }
 
-inline int32_t walk_one(const ForestNode* nodes, const float* row) {
-  int32_t at = 0;
-  do {
-    const ForestNode& node = nodes[at];
-    at = row[node.feature] < node.threshold ? node.left : node.right;
-  } while (at >= 0);
-  return static_cast<int32_t>(ForestNode::leaf_of(at));
+// Walks rows [0, rows) of a block through one tree, writing each row's child code (-1 - leaf).
+// Neighbouring pixels mostly take the same path, so groups of 8 rows walk together (one vector
+// compare per node) until they part; from there each row walks alone.
+void walk_rows(const ForestNode* nodes, const TransposedBlock& block, int64_t rows,
+               int32_t* leaves) {
+  int64_t r = 0;
+#if defined(__AVX__)
+  for (; r + 8 <= rows; r += 8) {
+    const float* x = block.values + r;
+    int32_t at = 0;
+    for (;;) {
+      const ForestNode& node = nodes[at];
+      const __m256 values = _mm256_loadu_ps(x + static_cast<int64_t>(node.feature) * block.stride);
+      const int below =
+          _mm256_movemask_ps(_mm256_cmp_ps(values, _mm256_set1_ps(node.threshold), _CMP_LT_OQ));
+      if (below == 0xFF || below == 0) {
+        at = node.children[below == 0 ? 1 : 0];
+        if (at < 0) {
+          for (int lane = 0; lane < 8; ++lane) leaves[r + lane] = at;
+          break;
+        }
+        continue;
+      }
+      for (int lane = 0; lane < 8; ++lane)
+        leaves[r + lane] =
+            walk_from(nodes, node.children[(below >> lane) & 1 ? 0 : 1], block, r + lane);
+      break;
+    }
+  }
+#endif
+  for (; r < rows; ++r) leaves[r] = walk_from(nodes, 0, block, r);
 }
 
 // Depth-limited walk: the value (a leaf's, or an inner node's when max_depth stops there).
 inline const float* walk_limited(const ForestNode* nodes, const float* leaf_values,
-                                 const float* inner_values, int64_t outputs, const float* row,
-                                 int max_depth) {
+                                 const float* inner_values, int64_t outputs,
+                                 const TransposedBlock& block, int64_t row, int max_depth) {
+  const float* x = block.values + row;
   int32_t at = 0;
   for (int depth = 0;; ++depth) {
     if (depth >= max_depth) return inner_values + static_cast<int64_t>(at) * outputs;
     const ForestNode& node = nodes[at];
-    const int32_t next = row[node.feature] < node.threshold ? node.left : node.right;
+    const int32_t next = node.next(x[static_cast<int64_t>(node.feature) * block.stride]);
     if (ForestNode::is_leaf(next)) return leaf_values + ForestNode::leaf_of(next) * outputs;
     at = next;
   }
@@ -153,7 +184,7 @@ Result<RandomForest> RandomForest::create(ForestParts parts) {
                                    parts.feature_count));
       if (std::isnan(node.threshold))
         return corrupt(fmt::format("tree {} node {} has a NaN threshold", t, i));
-      for (int32_t child : {node.left, node.right}) {
+      for (int32_t child : {node.left(), node.right()}) {
         if (ForestNode::is_leaf(child)) {
           if (ForestNode::leaf_of(child) >= leaves)
             return corrupt(fmt::format("tree {} node {} points to leaf {} of {}", t, i,
@@ -193,7 +224,7 @@ void RandomForest::compute_internal_values() {
       const float* child_values[2];
       double child_weight[2];
       int side = 0;
-      for (int32_t child : {node.left, node.right}) {
+      for (int32_t child : {node.left(), node.right()}) {
         if (ForestNode::is_leaf(child)) {
           const int64_t leaf = first_leaf + ForestNode::leaf_of(child);
           child_values[side] = &parts_.leaf_values[leaf * outputs];
@@ -283,39 +314,47 @@ Status RandomForest::check_prediction_shapes(FeatureMatrix features, MatrixView<
 
 void RandomForest::predict_block(FeatureMatrix features, MatrixView<float> out,
                                  int max_depth) const {
-  constexpr int kLanes = 8;
   const int64_t rows = features.rows;
+  const int64_t columns = features.columns;
   const int64_t outputs = output_count();
   const int64_t trees = tree_count();
+  // Transpose the block (and note the rows holding a NaN on the way).
+  std::vector<float> transposed(columns * rows);
+  std::vector<uint8_t> has_nan(rows, 0);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* x = features.row(r);
+    bool nan = false;
+    for (int64_t c = 0; c < columns; ++c) {
+      transposed[c * rows + r] = x[c];
+      nan |= std::isnan(x[c]);
+    }
+    has_nan[r] = nan;
+  }
+  const TransposedBlock block{transposed.data(), rows};
   std::vector<double> sum(rows * outputs, 0.0);
-  std::vector<int32_t> leaves(rows + kLanes);
-  std::vector<const float*> row_pointers(rows + kLanes);
-  for (int64_t r = 0; r < rows; ++r) row_pointers[r] = features.row(r);
-
+  std::vector<int32_t> leaves(rows);
   for (int64_t t = 0; t < trees; ++t) {
     const ForestNode* nodes = parts_.nodes.data() + parts_.tree_node_begin[t];
     const float* values = tree_leaf_values(t);
     if (max_depth > 0) {
       const float* inner = internal_values_.data() + parts_.tree_node_begin[t] * outputs;
       for (int64_t r = 0; r < rows; ++r) {
-        const float* v = walk_limited(nodes, values, inner, outputs, row_pointers[r], max_depth);
+        const float* v = walk_limited(nodes, values, inner, outputs, block, r, max_depth);
         double* s = &sum[r * outputs];
         for (int64_t c = 0; c < outputs; ++c) s[c] += v[c];
       }
       continue;
     }
-    int64_t r = 0;
-    for (; r + kLanes <= rows; r += kLanes) walk_lanes<kLanes>(nodes, &row_pointers[r], &leaves[r]);
-    for (; r < rows; ++r) leaves[r] = walk_one(nodes, row_pointers[r]);
+    walk_rows(nodes, block, rows, leaves.data());
     if (outputs == 2) {
       for (int64_t i = 0; i < rows; ++i) {
-        const float* v = values + 2 * static_cast<int64_t>(leaves[i]);
+        const float* v = values + 2 * ForestNode::leaf_of(leaves[i]);
         sum[2 * i] += v[0];
         sum[2 * i + 1] += v[1];
       }
     } else {
       for (int64_t i = 0; i < rows; ++i) {
-        const float* v = values + outputs * static_cast<int64_t>(leaves[i]);
+        const float* v = values + outputs * ForestNode::leaf_of(leaves[i]);
         double* s = &sum[i * outputs];
         for (int64_t c = 0; c < outputs; ++c) s[c] += v[c];
       }
@@ -326,12 +365,8 @@ void RandomForest::predict_block(FeatureMatrix features, MatrixView<float> out,
       kind() == ForestKind::kClassification ? 0.0f : std::numeric_limits<float>::quiet_NaN();
   for (int64_t r = 0; r < rows; ++r) {
     float* o = out.row(r);
-    if (row_has_nan(row_pointers[r], features.columns)) {
-      for (int64_t c = 0; c < outputs; ++c) o[c] = nan_value;
-      continue;
-    }
     for (int64_t c = 0; c < outputs; ++c)
-      o[c] = static_cast<float>(sum[r * outputs + c] / tree_total);
+      o[c] = has_nan[r] ? nan_value : static_cast<float>(sum[r * outputs + c] / tree_total);
   }
 }
 
@@ -340,7 +375,10 @@ Status RandomForest::predict(FeatureMatrix features, MatrixView<float> out, Thre
   GROVE_RETURN_IF_ERROR(check_prediction_shapes(features, out));
   if (options.max_depth < 0)
     return make_error(ErrorCode::kInvalidArgument, "max_depth {} < 0", options.max_depth);
-  const int64_t block = std::clamp<int64_t>(options.block_rows, 8, 1 << 16);
+  const int64_t block =
+      options.block_rows > 0
+          ? std::min<int64_t>(options.block_rows, 1 << 16)
+          : std::clamp<int64_t>(8192 / std::max<int64_t>(features.columns, 1) / 8 * 8, 32, 256);
   const int64_t blocks = (features.rows + block - 1) / block;
   auto run = [&](int64_t b) {
     const int64_t begin = b * block;
@@ -375,7 +413,7 @@ Status RandomForest::predict_naive(FeatureMatrix features, MatrixView<float> out
           break;
         }
         const ForestNode& node = nodes[at];
-        const int32_t next = row[node.feature] < node.threshold ? node.left : node.right;
+        const int32_t next = node.next(row[node.feature]);
         if (ForestNode::is_leaf(next))
           value = values + ForestNode::leaf_of(next) * outputs;
         else

@@ -88,17 +88,17 @@ TEST(RandomForest, RejectsCorruptParts) {
   };
   {
     auto p = two_tree_parts();
-    p.nodes[0].left = 0;  // a loop
+    p.nodes[0].children[0] = 0;  // a loop
     expect_corrupt(p, "self loop");
   }
   {
     auto p = two_tree_parts();
-    p.nodes[0].left = 5;
+    p.nodes[0].children[0] = 5;
     expect_corrupt(p, "child outside the tree");
   }
   {
     auto p = two_tree_parts();
-    p.nodes[1].right = ForestNode::leaf_child(3);
+    p.nodes[1].children[1] = ForestNode::leaf_child(3);
     expect_corrupt(p, "leaf outside the tree");
   }
   {

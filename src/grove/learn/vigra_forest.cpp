@@ -105,7 +105,7 @@ Status convert_tree(const VigraTree& tree, int64_t tree_index, int64_t columns, 
     }
     if (pending.parent >= 0) {
       ForestNode& parent = parts.nodes[first_node + pending.parent];
-      (pending.is_left ? parent.left : parent.right) = child;
+      parent.children[pending.is_left ? 0 : 1] = child;
     }
   }
   parts.tree_node_begin.push_back(static_cast<int64_t>(parts.nodes.size()));
