@@ -1,7 +1,10 @@
 #include "grove/learn/vigra_forest.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+
+#include "grove/learn/forest_hdf5.h"
 
 namespace grove {
 namespace {
@@ -153,6 +156,93 @@ Result<RandomForest> forest_from_vigra(const VigraForest& vigra) {
     GROVE_RETURN_IF_ERROR(convert_tree(vigra.trees[t], static_cast<int64_t>(t), vigra.column_count,
                                        vigra.class_count, parts));
   return RandomForest::create(std::move(parts));
+}
+
+namespace {
+
+// VIGRA stores its scalars as one-element float64 datasets.
+Result<double> read_vigra_scalar(const hdf5::Group& group, const std::string& name) {
+  GROVE_ASSIGN_OR_RETURN(std::vector<double> values, read_forest_dataset<double>(group, name));
+  if (values.empty())
+    return make_error(ErrorCode::kCorrupt, "VIGRA random forest {}: {} is empty", group.describe(),
+                      name);
+  return values[0];
+}
+
+// "Tree_12" -> 12, for ordering trees as VIGRA numbered them.
+int64_t tree_number(const std::string& name) {
+  int64_t number = 0;
+  for (char c : name.substr(5)) {
+    if (c < '0' || c > '9') return std::numeric_limits<int64_t>::max();
+    number = number * 10 + (c - '0');
+    if (number > (int64_t{1} << 40)) return std::numeric_limits<int64_t>::max();
+  }
+  return number;
+}
+
+}  // namespace
+
+Result<VigraForest> read_vigra_forest(const hdf5::Group& group) {
+  auto read = [&]() -> Result<VigraForest> {
+    VigraForest vigra;
+    GROVE_ASSIGN_OR_RETURN(double columns, read_vigra_scalar(group, "_ext_param/column_count_"));
+    GROVE_ASSIGN_OR_RETURN(double classes, read_vigra_scalar(group, "_ext_param/class_count_"));
+    if (!(columns >= 1 && columns <= 1e9) || !(classes >= 1 && classes <= 65536))
+      return make_error(ErrorCode::kCorrupt, "{} features and {} classes", columns, classes);
+    vigra.column_count = static_cast<int64_t>(columns);
+    vigra.class_count = static_cast<int64_t>(classes);
+    if (group.exists("_ext_param/labels")) {
+      GROVE_ASSIGN_OR_RETURN(vigra.labels,
+                             read_forest_dataset<int64_t>(group, "_ext_param/labels"));
+    }
+    if (group.exists("_options/predict_weighted_")) {
+      GROVE_ASSIGN_OR_RETURN(double weighted,
+                             read_vigra_scalar(group, "_options/predict_weighted_"));
+      vigra.predict_weighted = weighted != 0.0;
+    }
+    GROVE_ASSIGN_OR_RETURN(std::vector<std::string> members, group.child_groups());
+    std::vector<std::string> trees;
+    for (const std::string& name : members)
+      if (name.rfind("Tree_", 0) == 0) trees.push_back(name);
+    std::stable_sort(trees.begin(), trees.end(), [](const std::string& a, const std::string& b) {
+      return tree_number(a) < tree_number(b);
+    });
+    for (const std::string& name : trees) {
+      VigraTree tree;
+      GROVE_ASSIGN_OR_RETURN(tree.topology,
+                             read_forest_dataset<int32_t>(group, name + "/topology"));
+      GROVE_ASSIGN_OR_RETURN(tree.parameters,
+                             read_forest_dataset<double>(group, name + "/parameters"));
+      vigra.trees.push_back(std::move(tree));
+    }
+    if (group.exists("_options/tree_count_")) {
+      GROVE_ASSIGN_OR_RETURN(double count, read_vigra_scalar(group, "_options/tree_count_"));
+      if (count != static_cast<double>(vigra.trees.size()))
+        return make_error(ErrorCode::kCorrupt, "_options/tree_count_ is {} but there are {} trees",
+                          count, vigra.trees.size());
+    }
+    return vigra;
+  };
+  return read().context("reading the VIGRA random forest " + group.describe());
+}
+
+Result<RandomForest> read_ilastik_forests(const hdf5::Group& group) {
+  GROVE_ASSIGN_OR_RETURN(std::vector<std::string> members, group.child_groups());
+  std::vector<RandomForest> forests;
+  for (const std::string& name : members) {
+    if (name.rfind("Forest", 0) != 0 || !group.exists(name + "/_ext_param")) continue;
+    GROVE_ASSIGN_OR_RETURN(hdf5::Group forest_group, group.open_group(name));
+    GROVE_ASSIGN_OR_RETURN(VigraForest vigra, read_vigra_forest(forest_group));
+    auto forest = forest_from_vigra(vigra);
+    if (!forest.ok())
+      return std::move(forest).context("converting the VIGRA random forest " +
+                                       forest_group.describe());
+    forests.push_back(std::move(forest).value());
+  }
+  if (forests.empty())
+    return make_error(ErrorCode::kNotFound, "no VIGRA random forest (Forest*) in {}",
+                      group.describe());
+  return RandomForest::merge(forests).context("merging the forests of " + group.describe());
 }
 
 }  // namespace grove

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "grove/io/hdf5_file.h"
 #include "grove/learn/random_forest.h"
 
 namespace grove {
@@ -42,5 +43,14 @@ struct VigraForest {
 // type other than threshold splits and constant-probability leaves gives kUnsupported.
 // Thresholds become floats rounded so that every float feature value compares as before.
 Result<RandomForest> forest_from_vigra(const VigraForest& vigra);
+
+// Reads one VIGRA forest group (e.g. PixelClassification/ClassifierForests/Forest0000).
+Result<VigraForest> read_vigra_forest(const hdf5::Group& group);
+
+// Reads every VIGRA forest group directly below group (ilastik's "ClassifierForests"; members
+// named Forest* holding _ext_param) and merges them into one grove forest, whose prediction is
+// ilastik's: the forests' predictions averaged weighted by their tree counts. kNotFound if there
+// is none (an ilastik project saved before training).
+Result<RandomForest> read_ilastik_forests(const hdf5::Group& group);
 
 }  // namespace grove
