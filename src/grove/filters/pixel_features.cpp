@@ -1,6 +1,11 @@
 #include "grove/filters/pixel_features.h"
 
 #include <algorithm>
+#include <cstdint>
+
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
 
 #include "grove/filters/feature_pipeline.h"
 
@@ -28,18 +33,60 @@ void convert_channel(const View<const T>& in, int64_t t, int64_t c, FloatVolume&
   }
 }
 
-// Writes a result plane into channel `channel` of time point t of out (covering out_box).
-void write_channel(const FloatVolume& volume, const View<float>& out, int64_t t, int64_t channel) {
-  const Region3& r = volume.region();
-  const int64_t width = r.extent(2);
+// Copies n floats to memory nobody will read soon (the pixel-major output, far larger than the
+// caches): with streaming stores, which skip reading the target lines first.
+void stream_copy(float* target, const float* source, int64_t n) {
+  int64_t i = 0;
+#if defined(__AVX__)
+  for (; i < n && (reinterpret_cast<uintptr_t>(target + i) & 31) != 0; ++i) target[i] = source[i];
+  for (; i + 8 <= n; i += 8) _mm256_stream_ps(target + i, _mm256_loadu_ps(source + i));
+#endif
+  for (; i < n; ++i) target[i] = source[i];
+}
+
+// Writes planar results into the pixel-major output of time point t: planes[k] (may be empty) goes
+// to channel k. Chunks of a row are interleaved in a small buffer that stays in L1, then written
+// out in one go, so every output cache line is written once instead of once per channel.
+void interleave_channels(const std::vector<FloatVolume>& planes, const Region3& region,
+                         const View<float>& out, int64_t t) {
+  constexpr int64_t kChunk = 256;
+  const int64_t width = region.extent(2);
+  const int64_t channels = static_cast<int64_t>(planes.size());
   const int64_t x_stride = out.strides()[kX];
-  for (int64_t z = 0; z < r.extent(0); ++z) {
-    for (int64_t y = 0; y < r.extent(1); ++y) {
-      const float* source = volume.row(r.begin[0] + z, r.begin[1] + y);
-      float* target = &out(t, z, y, 0, channel);
-      for (int64_t x = 0; x < width; ++x) target[x * x_stride] = source[x];
+  const int64_t c_stride = out.strides()[kC];
+  const bool dense_rows = c_stride == 1 && x_stride == channels;
+  std::vector<float> staging(static_cast<size_t>(kChunk * channels));
+  std::vector<const float*> rows(planes.size());
+  for (int64_t z = 0; z < region.extent(0); ++z) {
+    for (int64_t y = 0; y < region.extent(1); ++y) {
+      for (size_t k = 0; k < planes.size(); ++k) {
+        rows[k] = planes[k].data() == nullptr ? nullptr
+                                              : planes[k].row(region.begin[0] + z, region.begin[1] + y);
+      }
+      float* target_row = &out(t, z, y, 0, 0);
+      for (int64_t x0 = 0; x0 < width; x0 += kChunk) {
+        const int64_t n = std::min(width, x0 + kChunk) - x0;
+        for (int64_t k = 0; k < channels; ++k) {
+          const float* source = rows[static_cast<size_t>(k)];
+          if (source == nullptr) continue;
+          for (int64_t x = 0; x < n; ++x) staging[static_cast<size_t>(x * channels + k)] = source[x0 + x];
+        }
+        if (dense_rows) {
+          stream_copy(target_row + x0 * channels, staging.data(), n * channels);
+          continue;
+        }
+        for (int64_t x = 0; x < n; ++x) {
+          for (int64_t k = 0; k < channels; ++k) {
+            if (rows[static_cast<size_t>(k)] == nullptr) continue;
+            target_row[(x0 + x) * x_stride + k * c_stride] = staging[static_cast<size_t>(x * channels + k)];
+          }
+        }
+      }
     }
   }
+#if defined(__AVX__)
+  _mm_sfence();  // streaming stores are visible to other threads once this thread's work is done
+#endif
 }
 
 }  // namespace
@@ -136,6 +183,8 @@ Status compute(const PixelFeatures& params, const AnyArray& in, const Box5& in_b
   const Region3 out_region = spatial_region(out_box);
   const View<float> out_view = out.view<float>();
   ScaleFeatureResult result;
+  // The results of one time point, by output channel (minus channel_begin).
+  std::vector<FloatVolume> planes(static_cast<size_t>(channel_end - channel_begin));
 
   for (int64_t t = out_box.begin[kT]; t < out_box.end[kT]; ++t) {
     for (int64_t c = 0; c < input_channels; ++c) {
@@ -171,16 +220,18 @@ Status compute(const PixelFeatures& params, const AnyArray& in, const Box5& in_b
                 .context(fmt::format("computing features at scale {}", request.scale)));
         for (const FeatureItem& item : layout) {
           if (item.scale_index != s || !request.families[static_cast<int>(item.family)]) continue;
-          const auto& components = result.components[static_cast<int>(item.family)];
+          auto& components = result.components[static_cast<int>(item.family)];
           for (int k = 0; k < item.components; ++k) {
             const int64_t channel = item.first_channel + c * item.components + k;
             if (channel < channel_begin || channel >= channel_end) continue;
-            write_channel(components[static_cast<size_t>(k)], out_view, t - out_box.begin[kT],
-                          channel - channel_begin);
+            planes[static_cast<size_t>(channel - channel_begin)] =
+                std::move(components[static_cast<size_t>(k)]);
           }
         }
       }
     }
+    interleave_channels(planes, out_region, out_view, t - out_box.begin[kT]);
+    for (FloatVolume& plane : planes) plane = FloatVolume();
   }
   return ok_status();
 }

@@ -144,18 +144,18 @@ void convolve_axis(const FloatVolume& src, int axis, int64_t bound_begin, int64_
     return;
   }
 
-  // Along z or y: every output row is a weighted sum of whole input rows.
-  const int other = axis == 0 ? 1 : 0;
-  for (int64_t o = dst.begin[other]; o < dst.end[other]; ++o) {
-    for (int64_t i = dst.begin[axis]; i < dst.end[axis]; ++i) {
+  // Along z or y: every output row is a weighted sum of whole input rows. Output rows are visited
+  // in memory order (plane by plane, row by row), so each of the 2r+1 input planes or rows is
+  // read as a sequential stream.
+  for (int64_t z = dst.begin[0]; z < dst.end[0]; ++z) {
+    for (int64_t y = dst.begin[1]; y < dst.end[1]; ++y) {
+      const int64_t i = axis == 0 ? z : y;
       for (int j = -radius; j <= radius; ++j) {
         const int64_t position = reflect_index(i + j, bound_begin, bound_end);
         assert(position >= sr.begin[axis] && position < sr.end[axis]);
-        rows[j] = (axis == 0 ? src.row(position, o) : src.row(o, position)) + x_offset;
+        rows[j] = (axis == 0 ? src.row(position, y) : src.row(z, position)) + x_offset;
       }
-      for (int k = 0; k < count; ++k) {
-        out_rows[k] = axis == 0 ? outputs[k]->row(i, o) : outputs[k]->row(o, i);
-      }
+      for (int k = 0; k < count; ++k) out_rows[k] = outputs[k]->row(z, y);
       combine_rows_any(count, rows, radius, taps, out_rows, width);
     }
   }
