@@ -1,5 +1,6 @@
 #include "grove/filters/separable_convolution.h"
 
+#include <algorithm>
 #include <cassert>
 #include <cstring>
 #include <vector>
@@ -126,11 +127,23 @@ void convolve_axis(const FloatVolume& src, int axis, int64_t bound_begin, int64_
         const float* source_row = src.row(z, y);
         const float* centre;
         if (needs_padding) {
+          // Samples inside the bounds are one contiguous copy; only the reflected ends need
+          // index arithmetic.
           float* padded = scratch.padded_row.data();
-          for (int64_t i = 0; i < width + 2 * radius; ++i) {
-            const int64_t position =
-                reflect_index(dst.begin[2] - radius + i, bound_begin, bound_end);
-            padded[i] = source_row[position - sr.begin[2]];
+          const int64_t first = dst.begin[2] - radius, last = dst.end[2] + radius;  // [first, last)
+          const int64_t inside_begin = std::max(first, bound_begin);
+          const int64_t inside_end = std::min(last, bound_end);
+          for (int64_t position = first; position < std::min(inside_begin, last); ++position) {
+            padded[position - first] =
+                source_row[reflect_index(position, bound_begin, bound_end) - sr.begin[2]];
+          }
+          if (inside_end > inside_begin) {
+            std::memcpy(padded + (inside_begin - first), source_row + (inside_begin - sr.begin[2]),
+                        static_cast<size_t>(inside_end - inside_begin) * sizeof(float));
+          }
+          for (int64_t position = std::max(inside_end, first); position < last; ++position) {
+            padded[position - first] =
+                source_row[reflect_index(position, bound_begin, bound_end) - sr.begin[2]];
           }
           centre = padded + radius;
         } else {
