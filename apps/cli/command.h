@@ -22,5 +22,4 @@ int report_error(const Error& error);
 
 // Registrations (one per command file).
 
-
 }  // namespace grove::cli

@@ -15,17 +15,17 @@ namespace grove {
 
 // What a reader knows about an image without reading its pixels.
 struct ImageInfo {
-  Shape5 shape;               // t, z, y, x, c
+  Shape5 shape;  // t, z, y, x, c
   DType dtype = DType::u8;
-  std::string axes;           // the axes as stored, slowest first, e.g. "zyx", "yxc", "tczyx"
+  std::string axes;  // the axes as stored, slowest first, e.g. "zyx", "yxc", "tczyx"
   // Physical size of one pixel along t, z, y, x, where the file says (has_pixel_size).
   std::array<double, 4> pixel_size{1.0, 1.0, 1.0, 1.0};
   std::array<std::string, 4> pixel_unit{"", "", "", ""};
   bool has_pixel_size = false;
   // Chunk shape in t,z,y,x,c for chunked containers (HDF5, Zarr, N5); all zeros if unchunked.
   Shape5 chunk_shape = Shape5::filled(0);
-  std::string format;         // "tiff", "png", "hdf5", "zarr", ...
-  std::string compression;    // "none", "lzw", "deflate", "gzip", "blosc", ...
+  std::string format;       // "tiff", "png", "hdf5", "zarr", ...
+  std::string compression;  // "none", "lzw", "deflate", "gzip", "blosc", ...
 };
 
 class ImageReader {
