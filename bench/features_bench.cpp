@@ -53,8 +53,8 @@ AnyArray load_or_make(const std::string& path, const Shape5& shape, unsigned see
     std::ifstream file(path, std::ios::binary);
     file.read(reinterpret_cast<char*>(data), static_cast<std::streamsize>(array.bytes()));
     if (!file) {
-      std::fprintf(stderr, "cannot read %lld bytes from %s\n", static_cast<long long>(array.bytes()),
-                   path.c_str());
+      std::fprintf(stderr, "cannot read %lld bytes from %s\n",
+                   static_cast<long long>(array.bytes()), path.c_str());
       std::exit(2);
     }
     return array;
@@ -65,23 +65,28 @@ AnyArray load_or_make(const std::string& path, const Shape5& shape, unsigned see
   for (int64_t z = 0; z < shape[kZ]; ++z)
     for (int64_t y = 0; y < shape[kY]; ++y)
       for (int64_t x = 0; x < shape[kX]; ++x) {
-        const double wave = 60 * std::sin(0.05 * x + 0.02 * z) * std::cos(0.07 * y) + 30 * std::sin(0.011 * (x + y + z));
-        data[(z * shape[kY] + y) * shape[kX] + x] = static_cast<uint8_t>(std::clamp(120 + wave + noise(random), 0.0, 255.0));
+        const double wave = 60 * std::sin(0.05 * x + 0.02 * z) * std::cos(0.07 * y) +
+                            30 * std::sin(0.011 * (x + y + z));
+        data[(z * shape[kY] + y) * shape[kX] + x] =
+            static_cast<uint8_t>(std::clamp(120 + wave + noise(random), 0.0, 255.0));
       }
   return array;
 }
 
 // Computes all features of image block by block on the pool (what the engine does).
-void compute_blockwise(ThreadPool& pool, const filters::PixelFeatures& params, const AnyArray& image,
-                       const AnyArray& out, const Shape5& block_shape) {
+void compute_blockwise(ThreadPool& pool, const filters::PixelFeatures& params,
+                       const AnyArray& image, const AnyArray& out, const Shape5& block_shape) {
   const ArrayInfo input{image.shape(), image.dtype()};
   Blocking blocking{Box5::of(out.shape()), block_shape};
-  for (int a = 0; a < kRank; ++a) blocking.block_shape[a] = std::min(block_shape[a], out.shape()[a]);
+  for (int a = 0; a < kRank; ++a)
+    blocking.block_shape[a] = std::min(block_shape[a], out.shape()[a]);
   const std::vector<Box5> blocks = blocking.blocks();
   pool.parallel_for(static_cast<int64_t>(blocks.size()), [&](int64_t i) {
     const Box5& out_box = blocks[static_cast<size_t>(i)];
-    const Box5 in_box = filters::input_box(params, out_box, input).intersect(Box5::of(image.shape()));
-    const Status status = filters::compute(params, image.crop(in_box), in_box, out.crop(out_box), out_box);
+    const Box5 in_box =
+        filters::input_box(params, out_box, input).intersect(Box5::of(image.shape()));
+    const Status status =
+        filters::compute(params, image.crop(in_box), in_box, out.crop(out_box), out_box);
     if (!status.ok()) {
       std::fprintf(stderr, "%s\n", status.error().to_string().c_str());
       std::exit(1);
@@ -102,8 +107,8 @@ void run(benchmark::State& state, const AnyArray& image, const Shape5& block_sha
   const double megapixels = static_cast<double>(image.shape().pixels()) / 1e6;
   state.counters["megapixels"] = megapixels;
   state.counters["channels"] = static_cast<double>(info.shape.c());
-  state.counters["s_per_megapixel"] =
-      benchmark::Counter(megapixels, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+  state.counters["s_per_megapixel"] = benchmark::Counter(
+      megapixels, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }
 
 void BM_AllFeatures2d(benchmark::State& state) {
@@ -133,7 +138,8 @@ void measure_cpu(int repetitions) {
     const ArrayInfo info = *filters::infer(params, {image.shape(), image.dtype()});
     AnyArray out = *AnyArray::allocate(DType::f32, info.shape);
     ThreadPool pool(std::max(1, settings.threads - 1));
-    compute_blockwise(pool, params, image, out, volume ? settings.block3d : settings.block2d);  // warm
+    compute_blockwise(pool, params, image, out,
+                      volume ? settings.block3d : settings.block2d);  // warm
     const double start = cpu_seconds();
     for (int i = 0; i < repetitions; ++i) {
       compute_blockwise(pool, params, image, out, volume ? settings.block3d : settings.block2d);
@@ -181,8 +187,12 @@ int main(int argc, char** argv) {
     return 0;
   }
   int count = static_cast<int>(rest.size());
-  benchmark::RegisterBenchmark("AllFeatures2d", BM_AllFeatures2d)->Unit(benchmark::kMillisecond)->UseRealTime();
-  benchmark::RegisterBenchmark("AllFeatures3d", BM_AllFeatures3d)->Unit(benchmark::kMillisecond)->UseRealTime();
+  benchmark::RegisterBenchmark("AllFeatures2d", BM_AllFeatures2d)
+      ->Unit(benchmark::kMillisecond)
+      ->UseRealTime();
+  benchmark::RegisterBenchmark("AllFeatures3d", BM_AllFeatures3d)
+      ->Unit(benchmark::kMillisecond)
+      ->UseRealTime();
   benchmark::Initialize(&count, rest.data());
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

@@ -60,8 +60,9 @@ void interleave_channels(const std::vector<FloatVolume>& planes, const Region3& 
   for (int64_t z = 0; z < region.extent(0); ++z) {
     for (int64_t y = 0; y < region.extent(1); ++y) {
       for (size_t k = 0; k < planes.size(); ++k) {
-        rows[k] = planes[k].data() == nullptr ? nullptr
-                                              : planes[k].row(region.begin[0] + z, region.begin[1] + y);
+        rows[k] = planes[k].data() == nullptr
+                      ? nullptr
+                      : planes[k].row(region.begin[0] + z, region.begin[1] + y);
       }
       float* target_row = &out(t, z, y, 0, 0);
       for (int64_t x0 = 0; x0 < width; x0 += kChunk) {
@@ -69,7 +70,8 @@ void interleave_channels(const std::vector<FloatVolume>& planes, const Region3& 
         for (int64_t k = 0; k < channels; ++k) {
           const float* source = rows[static_cast<size_t>(k)];
           if (source == nullptr) continue;
-          for (int64_t x = 0; x < n; ++x) staging[static_cast<size_t>(x * channels + k)] = source[x0 + x];
+          for (int64_t x = 0; x < n; ++x)
+            staging[static_cast<size_t>(x * channels + k)] = source[x0 + x];
         }
         if (dense_rows) {
           stream_copy(target_row + x0 * channels, staging.data(), n * channels);
@@ -78,7 +80,8 @@ void interleave_channels(const std::vector<FloatVolume>& planes, const Region3& 
         for (int64_t x = 0; x < n; ++x) {
           for (int64_t k = 0; k < channels; ++k) {
             if (rows[static_cast<size_t>(k)] == nullptr) continue;
-            target_row[(x0 + x) * x_stride + k * c_stride] = staging[static_cast<size_t>(x * channels + k)];
+            target_row[(x0 + x) * x_stride + k * c_stride] =
+                staging[static_cast<size_t>(x * channels + k)];
           }
         }
       }
@@ -110,6 +113,23 @@ Shape5 pixel_features_halo(const FeatureSelection& selection, bool volume_is_3d)
       halo[kZ] = std::max<int64_t>(halo[kZ], total);
   }
   return halo;
+}
+
+std::optional<Shape5> block_hint(const PixelFeatures& params, const ArrayInfo& input) {
+  const int64_t channels =
+      feature_channel_count(params.selection, input.shape.c(), input.shape.z() > 1);
+  if (input.shape.z() > 1) return Shape5(1, 128, 64, 128, channels);
+  return Shape5(1, 1, 256, 512, channels);
+}
+
+int64_t scratch_bytes(const PixelFeatures& params, const Box5& out_box, const ArrayInfo& input) {
+  const Box5 in_box = input_box(params, out_box, input).intersect(Box5::of(input.shape));
+  // Up to about 24 float volumes of the input box are alive at once within one scale.
+  constexpr int64_t kIntermediateVolumes = 24;
+  const int64_t per_time_point = out_box.shape().size() / std::max<int64_t>(out_box.shape().t(), 1);
+  return static_cast<int64_t>(sizeof(float)) *
+         (per_time_point + kIntermediateVolumes * in_box.shape().pixels() /
+                               std::max<int64_t>(in_box.shape().t(), 1));
 }
 
 Result<ArrayInfo> infer(const PixelFeatures& params, const ArrayInfo& input) {

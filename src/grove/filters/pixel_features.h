@@ -10,6 +10,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string_view>
 
 #include "grove/engine/op.h"
@@ -31,6 +32,13 @@ Result<ArrayInfo> infer(const PixelFeatures& params, const ArrayInfo& input);
 Box5 input_box(const PixelFeatures& params, const Box5& out_box, const ArrayInfo& input);
 Status compute(const PixelFeatures& params, const AnyArray& in, const Box5& in_box,
                const AnyArray& out, const Box5& out_box);
+
+// Preferred output block: one time point and all channels, wide in x (rows are the vector
+// axis) and deep in z (the large presmoothing halos make small blocks wasteful).
+std::optional<Shape5> block_hint(const PixelFeatures& params, const ArrayInfo& input);
+// Memory compute needs beyond its input and output: the planar results of one time point
+// (interleaved at the end) and the intermediate volumes of one scale.
+int64_t scratch_bytes(const PixelFeatures& params, const Box5& out_box, const ArrayInfo& input);
 
 // The halo (t, z, y, x, c) that input_box adds on each side.
 Shape5 pixel_features_halo(const FeatureSelection& selection, bool volume_is_3d);
