@@ -26,6 +26,8 @@ struct FeaturesArguments {
   int threads = 0;
   int64_t ram_mb = 0;
   bool overwrite = false;
+  // Float features barely compress, and gzip would take far longer than computing them.
+  std::string compression = "none";
 };
 
 // The output path with ilastik's default dataset for containers given without one.
@@ -60,6 +62,7 @@ Status run_features(const FeaturesArguments& arguments) {
   const ArrayInfo& info = features->info();
   WriteOptions options;
   options.overwrite = arguments.overwrite;
+  options.compression = arguments.compression;
   const std::string output = output_path(arguments.output);
   GROVE_ASSIGN_OR_RETURN(std::unique_ptr<ImageWriter> writer,
                          create_image(output, info.shape, DType::f32, options));
@@ -98,6 +101,10 @@ void register_features(CLI::App& app, Action& action) {
   command->add_option("--threads", arguments->threads, "worker threads (0: all cores)");
   command->add_option("--ram-mb", arguments->ram_mb, "memory budget in MiB (0: half the RAM)");
   command->add_flag("--overwrite", arguments->overwrite, "replace OUT if it exists");
+  command
+      ->add_option("--compression", arguments->compression,
+                   "compression of chunked outputs (none, gzip, lzf, blosc, zstd, ...)")
+      ->capture_default_str();
   command->callback(
       [arguments, &action] { action = [arguments] { return run_features(*arguments); }; });
 }

@@ -281,22 +281,44 @@ Status compute_scale_features(const FloatVolume& source, const Region3& bounds, 
     GROVE_RETURN_IF_ERROR(gaussian_derivatives(presmoothed, bounds, tensor_region, three_d,
                                                {&inner0, &inner1, &inner1}, gradient_orders,
                                                inner_gradient));
-    const size_t dims = gradient_orders.size();
-    std::vector<FloatVolume> tensor;  // upper triangle, row by row
-    const int64_t tensor_size = tensor_region.size();
-    for (size_t a = 0; a < dims; ++a) {
-      for (size_t b = a; b < dims; ++b) {
-        GROVE_ASSIGN_OR_RETURN(FloatVolume product, FloatVolume::allocate(tensor_region));
-        const float* ga = inner_gradient[a].data();
-        const float* gb = inner_gradient[b].data();
-        float* p = product.data();
-        for (int64_t i = 0; i < tensor_size; ++i) p[i] = ga[i] * gb[i];
-        std::vector<FloatVolume> smoothed;
-        GROVE_RETURN_IF_ERROR(gaussian_derivatives(product, bounds, out, three_d,
-                                                   feature_kernel_pointers,
-                                                   std::span(&zero_order, 1), smoothed));
-        tensor.push_back(std::move(smoothed[0]));
+    // The tensor's components (upper triangle, row by row), smoothed at sigma: the products go
+    // straight into the x pass, then y and z as usual.
+    const int dims = static_cast<int>(gradient_orders.size());
+    std::vector<int> first, second;
+    for (int a = 0; a < dims; ++a) {
+      for (int b = a; b < dims; ++b) {
+        first.push_back(a);
+        second.push_back(b);
       }
+    }
+    const Region3 after_x = grow(out, feature_kernels[0].radius, three_d, bounds).with_axis(2, out);
+    std::vector<FloatVolume> along_x;
+    std::vector<FloatVolume*> along_x_pointers;
+    for (size_t k = 0; k < first.size(); ++k) {
+      GROVE_ASSIGN_OR_RETURN(FloatVolume v, FloatVolume::allocate(after_x));
+      along_x.push_back(std::move(v));
+    }
+    for (FloatVolume& v : along_x) along_x_pointers.push_back(&v);
+    std::vector<const FloatVolume*> factors;
+    for (const FloatVolume& g : inner_gradient) factors.push_back(&g);
+    convolve_x_of_products(factors, first, second, bounds.begin[2], bounds.end[2],
+                           feature_kernels[0], along_x_pointers);
+    inner_gradient.clear();
+    std::vector<FloatVolume> tensor;
+    const Kernel1D* smoothing_kernel = &feature_kernels[0];
+    for (FloatVolume& component : along_x) {
+      std::vector<FloatVolume> along_y;
+      GROVE_RETURN_IF_ERROR(run_pass(component, 1, bounds, after_x.with_axis(1, out),
+                                     std::span(&smoothing_kernel, 1), along_y));
+      component = FloatVolume();
+      if (!three_d) {
+        tensor.push_back(std::move(along_y[0]));
+        continue;
+      }
+      std::vector<FloatVolume> along_z;
+      GROVE_RETURN_IF_ERROR(
+          run_pass(along_y[0], 0, bounds, out, std::span(&smoothing_kernel, 1), along_z));
+      tensor.push_back(std::move(along_z[0]));
     }
     std::vector<FloatVolume*> pointers;
     for (FloatVolume& v : tensor) pointers.push_back(&v);

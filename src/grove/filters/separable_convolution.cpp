@@ -174,4 +174,55 @@ void convolve_axis(const FloatVolume& src, int axis, int64_t bound_begin, int64_
   }
 }
 
+void convolve_x_of_products(std::span<const FloatVolume* const> factors, std::span<const int> first,
+                            std::span<const int> second, int64_t bound_begin, int64_t bound_end,
+                            const Kernel1D& kernel, std::span<FloatVolume* const> outputs) {
+  assert(first.size() == outputs.size() && second.size() == outputs.size());
+  if (outputs.empty() || outputs[0]->region().empty()) return;
+  const Region3& dst = outputs[0]->region();
+  const Region3& sr = factors[0]->region();
+  const int radius = kernel.radius;
+  const KernelTaps taps = {kernel.weights.data() + radius, kernel.symmetric};
+  const int64_t width = dst.extent(2);
+  const int64_t first_position = dst.begin[2] - radius;
+  const int64_t padded_width = width + 2 * radius;
+  PassScratch& scratch = pass_scratch();
+  scratch.row_pointers.resize(static_cast<size_t>(2 * radius + 1));
+  const float** rows = scratch.row_pointers.data() + radius;
+  // One padded row per output, plus the source offsets of the padded samples (reflected once).
+  scratch.padded_row.resize(static_cast<size_t>(padded_width) * (outputs.size() + 1));
+  float* products = scratch.padded_row.data();
+  std::vector<int64_t> offsets(static_cast<size_t>(padded_width));
+  for (int64_t i = 0; i < padded_width; ++i) {
+    offsets[static_cast<size_t>(i)] =
+        reflect_index(first_position + i, bound_begin, bound_end) - sr.begin[2];
+  }
+  const bool contiguous = offsets.front() + padded_width - 1 == offsets.back() &&
+                          first_position >= bound_begin &&
+                          first_position + padded_width <= bound_end;
+  std::vector<const float*> factor_rows(factors.size());
+  for (int64_t z = dst.begin[0]; z < dst.end[0]; ++z) {
+    for (int64_t y = dst.begin[1]; y < dst.end[1]; ++y) {
+      for (size_t f = 0; f < factors.size(); ++f) factor_rows[f] = factors[f]->row(z, y);
+      for (size_t k = 0; k < outputs.size(); ++k) {
+        const float* a = factor_rows[static_cast<size_t>(first[k])];
+        const float* b = factor_rows[static_cast<size_t>(second[k])];
+        float* product = products + static_cast<int64_t>(k) * padded_width;
+        if (contiguous) {
+          const int64_t o = offsets.front();
+          for (int64_t i = 0; i < padded_width; ++i) product[i] = a[o + i] * b[o + i];
+        } else {
+          for (int64_t i = 0; i < padded_width; ++i) {
+            const int64_t o = offsets[static_cast<size_t>(i)];
+            product[i] = a[o] * b[o];
+          }
+        }
+        for (int j = -radius; j <= radius; ++j) rows[j] = product + radius + j;
+        float* out = outputs[k]->row(z, y);
+        combine_rows_any(1, rows, radius, &taps, &out, width);
+      }
+    }
+  }
+}
+
 }  // namespace grove::filters

@@ -40,6 +40,13 @@ inline int64_t reflect_index(int64_t position, int64_t begin, int64_t end) {
 void convolve_axis(const FloatVolume& src, int axis, int64_t bound_begin, int64_t bound_end,
                    std::span<const Kernel1D* const> kernels, std::span<FloatVolume* const> outputs);
 
+// The x pass of pointwise products: outputs[i] = (factors[first[i]] * factors[second[i]])
+// convolved along x with kernel, without storing the products (the structure tensor's
+// first smoothing pass). All factors cover one region; outputs cover dst as in convolve_axis.
+void convolve_x_of_products(std::span<const FloatVolume* const> factors, std::span<const int> first,
+                            std::span<const int> second, int64_t bound_begin, int64_t bound_end,
+                            const Kernel1D& kernel, std::span<FloatVolume* const> outputs);
+
 // The region of src a pass along axis needs for dst with kernels of radius r, inside bounds.
 Region3 convolution_source_region(const Region3& dst, int axis, int radius, const Region3& bounds);
 
