@@ -22,5 +22,6 @@ int report_error(const Error& error);
 
 // Registrations (one per command file).
 void register_info(CLI::App& app, Action& action);  // info_command.cpp
+void register_features(CLI::App& app, Action& action);  // features_command.cpp
 
 }  // namespace grove::cli
