@@ -931,14 +931,19 @@ class ZarrFormat : public ChunkedArrayFormat {
       swap_bytes(chunk.data.get(), chunk.bytes / static_cast<int64_t>(element_size), element_size);
     std::span<const uint8_t> raw(chunk.data.get(), static_cast<size_t>(chunk.bytes));
     if (chain.steps.empty()) return store_.write(key(grid_index), raw);
-    std::vector<uint8_t> current(raw.begin(), raw.end());
+    std::vector<uint8_t> current;
+    bool encoded = false;  // current holds the bytes so far; before the first step, raw does
     for (const BytesStep& step : chain.steps) {
       if (step.checksum) {
+        if (!encoded) current.assign(raw.begin(), raw.end());
         const uint32_t crc = crc32c(current);
         for (int b = 0; b < 4; ++b) current.push_back(static_cast<uint8_t>(crc >> (8 * b)));
       } else {
-        GROVE_ASSIGN_OR_RETURN(current, compress(step.compression, current, element_size));
+        GROVE_ASSIGN_OR_RETURN(
+            current, compress(step.compression, encoded ? std::span<const uint8_t>(current) : raw,
+                              element_size));
       }
+      encoded = true;
     }
     return store_.write(key(grid_index), current);
   }
@@ -961,6 +966,8 @@ class ZarrFormat : public ChunkedArrayFormat {
   }
 
   Status commit() const override { return set_complete(metadata_, true); }
+
+  const ZarrArrayMetadata& metadata() const { return metadata_; }
 
   static Status set_complete(const ZarrArrayMetadata& metadata, bool complete) {
     if (metadata.version == 2) {
@@ -1239,11 +1246,7 @@ Result<std::unique_ptr<ImageWriter>> open_zarr_writer(const ImagePath& path) {
 
 Result<bool> zarr_is_complete(const ImagePath& path) {
   GROVE_ASSIGN_OR_RETURN(OpenedArray opened, open_array(path));
-  (void)opened;
-  GROVE_ASSIGN_OR_RETURN(std::string internal, normalize_internal(path.internal));
-  GROVE_ASSIGN_OR_RETURN(std::string array_path, resolve_array(path.file, internal));
-  GROVE_ASSIGN_OR_RETURN(ZarrArrayMetadata metadata, read_array_metadata(path.file, array_path));
-  const json& grove = metadata.attributes.value("grove", json());
+  const json grove = opened.format->metadata().attributes.value("grove", json());
   return grove.is_object() && grove.value("complete", json(false)) == true;
 }
 
