@@ -21,6 +21,6 @@ using Action = std::function<Status()>;
 int report_error(const Error& error);
 
 // Registrations (one per command file).
-
+void register_info(CLI::App& app, Action& action);  // info_command.cpp
 
 }  // namespace grove::cli

@@ -24,8 +24,12 @@ struct ImageInfo {
   bool has_pixel_size = false;
   // Chunk shape in t,z,y,x,c for chunked containers (HDF5, Zarr, N5); all zeros if unchunked.
   Shape5 chunk_shape = Shape5::filled(0);
-  std::string format;       // "tiff", "png", "hdf5", "zarr", ...
-  std::string compression;  // "none", "lzw", "deflate", "gzip", "blosc", ...
+  std::string format;         // "tiff", "png", "hdf5", "zarr", ...
+  std::string compression;    // "none", "lzw", "deflate", "gzip", "blosc", ...
+  // The extents as stored, in the order of axes (e.g. (10, 534, 495, 1) for "txyc").
+  std::vector<int64_t> stored_shape;
+  // For containers: the dataset read, e.g. "/exported_data" ("" for single-image formats).
+  std::string internal_path;
 };
 
 class ImageReader {
@@ -101,12 +105,21 @@ Result<std::unique_ptr<ImageWriter>> create_image(const std::string& path, const
 Status write_image(const std::string& path, const AnyArray& data, const WriteOptions& options = {},
                    const std::string& format = "");
 
-// For containers: the datasets inside (internal paths with shape and dtype).
+// The format of an existing image path ("tiff", "png", "jpeg", "npy", "hdf5", "zarr", "n5"),
+// from the file's signature or else its extension.
+Result<std::string> image_format(const std::string& path);
+// True for formats that hold several datasets ("hdf5", "zarr", "n5").
+bool is_container_format(const std::string& format);
+
+// For containers: the datasets inside (internal paths with shape and dtype). For a single-image
+// format: one entry with an empty path.
 struct DatasetEntry {
-  std::string path;
-  Shape5 shape;
+  std::string path;  // "/exported_data"; "" for a single-image format
+  Shape5 shape;      // t, z, y, x, c
   DType dtype;
-  std::string axes;
+  std::string axes;  // as stored
+  std::vector<int64_t> stored_shape;  // extents in the order of axes
+  std::string compression;            // "none", "gzip", ...
 };
 Result<std::vector<DatasetEntry>> list_datasets(const std::string& file);
 
