@@ -443,6 +443,8 @@ Result<OpenedDataset> open_dataset(const ImagePath& path) {
   info.chunk_shape = layout.chunk_shape5();
   info.dtype = layout.dtype;
   info.axes = axes_string(axes);
+  info.stored_shape = dataset.shape;
+  info.internal_path = dataset_path;
   info.format = "n5";
   info.compression = compression_name(dataset.compression);
 

@@ -1167,6 +1167,8 @@ Result<OpenedArray> open_array(const ImagePath& path) {
   info.chunk_shape = layout.chunk_shape5();
   info.dtype = layout.dtype;
   info.axes = axes_string(layout.axis_of_dimension);
+  info.stored_shape = metadata.shape;
+  info.internal_path = array_path;
   info.format = metadata.version == 2 ? "zarr" : "zarr3";
   Compression compression;
   for (const BytesStep& step :
