@@ -66,7 +66,7 @@ int default_level(Compressor compressor) {
     case Compressor::blosc: return 5;
     case Compressor::zstd: return 3;
     case Compressor::gzip:
-    case Compressor::zlib: return 6;
+    case Compressor::zlib: return 1;
     case Compressor::bzip2: return 9;
     case Compressor::xz: return 6;
     case Compressor::none: return 0;

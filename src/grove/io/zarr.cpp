@@ -231,8 +231,8 @@ json v2_compressor_json(const Compression& c) {
               {"shuffle", c.blosc_shuffle},
               {"blocksize", c.blosc_blocksize}};
     case Compressor::zstd: return {{"id", "zstd"}, {"level", level < 0 ? 3 : level}};
-    case Compressor::gzip: return {{"id", "gzip"}, {"level", level < 0 ? 6 : level}};
-    case Compressor::zlib: return {{"id", "zlib"}, {"level", level < 0 ? 6 : level}};
+    case Compressor::gzip: return {{"id", "gzip"}, {"level", level < 0 ? 1 : level}};
+    case Compressor::zlib: return {{"id", "zlib"}, {"level", level < 0 ? 1 : level}};
     case Compressor::bzip2: return {{"id", "bz2"}, {"level", level < 1 ? 9 : level}};
     case Compressor::xz:
       return {{"id", "lzma"},
@@ -512,7 +512,7 @@ json v3_codecs_json(const Compression& c, DType dtype) {
            {"configuration", {{"level", level < 0 ? 3 : level}, {"checksum", false}}}});
       break;
     case Compressor::gzip:
-      codecs.push_back({{"name", "gzip"}, {"configuration", {{"level", level < 0 ? 6 : level}}}});
+      codecs.push_back({{"name", "gzip"}, {"configuration", {{"level", level < 0 ? 1 : level}}}});
       break;
     default: break;
   }
