@@ -134,13 +134,12 @@ class Object {
 
   // Writes (replacing) attributes. Strings are written as variable-length UTF-8, as h5py does.
   template <class T>
-    requires std::is_arithmetic_v<T>
-  Status write_attribute(std::string_view name, T value) {
+  requires std::is_arithmetic_v<T> Status write_attribute(std::string_view name, T value) {
     return write_attribute_numeric(name, dtype_of<T>, &value, {});
   }
   template <class T>
-    requires std::is_arithmetic_v<T>
-  Status write_attribute(std::string_view name, const std::vector<T>& values) {
+  requires std::is_arithmetic_v<T> Status write_attribute(std::string_view name,
+                                                          const std::vector<T>& values) {
     return write_attribute_numeric(name, dtype_of<T>, values.data(),
                                    {static_cast<int64_t>(values.size())});
   }
@@ -263,9 +262,9 @@ class Group : public Object {
 
   // Conveniences for small datasets.
   template <class T>
-    requires std::is_arithmetic_v<T>
-  Status write_dataset(std::string_view path, const std::vector<T>& values,
-                       std::vector<int64_t> dims = {}) {
+  requires std::is_arithmetic_v<T> Status write_dataset(std::string_view path,
+                                                        const std::vector<T>& values,
+                                                        std::vector<int64_t> dims = {}) {
     if (dims.empty()) dims = {static_cast<int64_t>(values.size())};
     GROVE_ASSIGN_OR_RETURN(Dataset dataset, create_dataset(path, dtype_of<T>, dims));
     return dataset.write(dtype_of<T>, values.data());

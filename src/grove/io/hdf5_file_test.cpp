@@ -65,7 +65,8 @@ TEST(Hdf5File, GroupsDatasetsAndAttributesRoundTrip) {
   EXPECT_EQ(group.read_attribute<double>("scale").value(), 0.5);
   EXPECT_EQ(group.read_attribute_vector<int>("sizes").value(), (std::vector<int>{3, 4, 5}));
   EXPECT_EQ(group.read_string_attribute("slice").value(), "[0:1,5:20]");
-  EXPECT_EQ(group.read_string_attribute_vector("words").value(), (std::vector<std::string>{"x", "yy"}));
+  EXPECT_EQ(group.read_string_attribute_vector("words").value(),
+            (std::vector<std::string>{"x", "yy"}));
   EXPECT_TRUE(group.has_attribute("scale"));
   EXPECT_FALSE(group.has_attribute("nope"));
   auto names = group.attribute_names().value();
@@ -139,7 +140,8 @@ TEST(Hdf5File, ReadsH5pyStrings) {
   Dataset block = file.open_dataset("block").value();
   EXPECT_EQ(block.read_string_attribute("blockSlice").value(), "[0:2,0:3]");
   EXPECT_EQ(block.read_string_attribute("fixed_attr").value(), "xyz");
-  EXPECT_EQ(block.read_attribute_vector<double>("numbers").value(), (std::vector<double>{1.5, 2.5}));
+  EXPECT_EQ(block.read_attribute_vector<double>("numbers").value(),
+            (std::vector<double>{1.5, 2.5}));
   EXPECT_EQ(block.read_attribute<int>("flag").value(), 1);
   Dataset bools = file.open_dataset("bools").value();
   EXPECT_EQ(bools.dtype().value(), DType::boolean);
@@ -170,18 +172,19 @@ TEST(Hdf5File, H5pyReadsWhatGroveWrites) {
     ASSERT_TRUE(file.write_string("name", "grove").ok());
   }
   std::string output;
-  EXPECT_EQ(io::testing::run_python(
-                "import sys, h5py, numpy as np\n"
-                "with h5py.File(sys.argv[1], 'r') as f:\n"
-                "    d = f['g/data']\n"
-                "    assert d.dtype == np.uint16 and d.shape == (3, 4)\n"
-                "    assert (d[...] == np.arange(12).reshape(3, 4) * 1000).all()\n"
-                "    assert d.chunks == (2, 2) and d.compression == 'gzip' and d.shuffle\n"
-                "    assert d.attrs['axistags'] == '{\"axes\": []}'\n"
-                "    assert f['flags'].dtype == np.bool_ and list(f['flags'][...]) == [True, False]\n"
-                "    assert f['name'][()] in (b'grove', 'grove')\n",
-                {path}, &output),
-            0)
+  EXPECT_EQ(
+      io::testing::run_python(
+          "import sys, h5py, numpy as np\n"
+          "with h5py.File(sys.argv[1], 'r') as f:\n"
+          "    d = f['g/data']\n"
+          "    assert d.dtype == np.uint16 and d.shape == (3, 4)\n"
+          "    assert (d[...] == np.arange(12).reshape(3, 4) * 1000).all()\n"
+          "    assert d.chunks == (2, 2) and d.compression == 'gzip' and d.shuffle\n"
+          "    assert d.attrs['axistags'] == '{\"axes\": []}'\n"
+          "    assert f['flags'].dtype == np.bool_ and list(f['flags'][...]) == [True, False]\n"
+          "    assert f['name'][()] in (b'grove', 'grove')\n",
+          {path}, &output),
+      0)
       << output;
 }
 

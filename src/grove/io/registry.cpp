@@ -79,10 +79,14 @@ bool is_container(Format format) {
   return format == Format::kHdf5 || format == Format::kZarr || format == Format::kN5;
 }
 
-// Adds "path" as context unless the message names it already.
+// Adds "path" as context unless the message names it (or the file it lies in) already.
 Error with_path(Error error, const std::string& path) {
-  bool named = error.message().find(path) != std::string::npos;
-  for (const auto& line : error.context()) named = named || line.find(path) != std::string::npos;
+  const std::string file = split_image_path(path).file;
+  auto names = [&](const std::string& text) {
+    return text.find(path) != std::string::npos || text.find(file) != std::string::npos;
+  };
+  bool named = names(error.message());
+  for (const auto& line : error.context()) named = named || names(line);
   if (!named) error.add_context(path);
   return error;
 }
@@ -130,8 +134,8 @@ Result<std::unique_ptr<ImageReader>> open_parsed(const ImagePath& path) {
   GROVE_ASSIGN_OR_RETURN(Format format, detect_format(path));
   if (!path.internal.empty() && !is_container(format)) {
     return make_error(ErrorCode::kInvalidArgument,
-                      "is a {} file, not a container: it holds no dataset '{}'", format_name(format),
-                      path.internal);
+                      "is a {} file, not a container: it holds no dataset '{}'",
+                      format_name(format), path.internal);
   }
   switch (format) {
     case Format::kTiff: return io::open_tiff(path.file);
@@ -219,9 +223,7 @@ Result<std::unique_ptr<ImageWriter>> create_image(const std::string& path, const
       writer = io::create_hdf5(parsed.file, parsed.internal, shape, dtype, options);
       break;
     case Format::kZarr:
-    case Format::kN5:
-      writer = create_chunked_store(format, parsed, shape, dtype, options);
-      break;
+    case Format::kN5: writer = create_chunked_store(format, parsed, shape, dtype, options); break;
     case Format::kUnknown: break;
   }
   if (!writer.ok()) return with_path(std::move(writer).error(), path);
@@ -255,7 +257,8 @@ Result<std::vector<DatasetEntry>> list_datasets(const std::string& file) {
     if (!entries.ok()) return with_path(std::move(entries).error(), file);
     return entries;
   }
-  if (*format == Format::kZarr || *format == Format::kN5) return list_chunked_store(*format, parsed);
+  if (*format == Format::kZarr || *format == Format::kN5)
+    return list_chunked_store(*format, parsed);
   GROVE_ASSIGN_OR_RETURN(std::unique_ptr<ImageReader> reader, open_image(file));
   const ImageInfo& info = reader->info();
   DatasetEntry entry;

@@ -23,7 +23,8 @@ TEST(Registry, SplitsContainerPaths) {
   check("raw.h5", "raw.h5", "");
   check("raw.h5/data", "raw.h5", "data");
   check("dir/raw.H5/group/data/", "dir/raw.H5", "group/data");
-  check("/abs/project.ilp/Input Data/infos/lane0000", "/abs/project.ilp", "Input Data/infos/lane0000");
+  check("/abs/project.ilp/Input Data/infos/lane0000", "/abs/project.ilp",
+        "Input Data/infos/lane0000");
   check("a.hdf5//x", "a.hdf5", "x");
   check("store.zarr/0/1", "store.zarr", "0/1");
   check("volume.n5/setup0/s0", "volume.n5", "setup0/s0");
@@ -168,7 +169,8 @@ TEST(Registry, ReadsAllSharedDataLikeTheOracles) {
   }
   GROVE_REQUIRE_PYTHON("numpy, h5py, tifffile, PIL");
   std::string output;
-  ASSERT_EQ(io::testing::run_python(kOracle, {io::testing::shared_data_dir()}, &output), 0) << output;
+  ASSERT_EQ(io::testing::run_python(kOracle, {io::testing::shared_data_dir()}, &output), 0)
+      << output;
   std::istringstream lines(output);
   std::string line;
   int images = 0, containers = 0;
