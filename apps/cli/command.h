@@ -23,5 +23,4 @@ int report_error(const Error& error);
 // Registrations (one per command file).
 void register_info(CLI::App& app, Action& action);  // info_command.cpp
 
-
 }  // namespace grove::cli

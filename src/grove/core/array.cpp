@@ -31,8 +31,9 @@ Result<AnyArray> allocate_impl(DType dtype, const Shape5& shape, bool zero) {
   const size_t bytes = std::max<size_t>(static_cast<size_t>(count) * element, 1);
   void* memory = ::operator new(bytes, kAlignment, std::nothrow);
   if (memory == nullptr) {
-    return make_error(ErrorCode::kResourceExhausted, "cannot allocate {} bytes for an array of shape {}",
-                      bytes, shape.to_string());
+    return make_error(ErrorCode::kResourceExhausted,
+                      "cannot allocate {} bytes for an array of shape {}", bytes,
+                      shape.to_string());
   }
   if (zero) std::memset(memory, 0, bytes);
   std::shared_ptr<void> buffer(memory, [](void* p) { ::operator delete(p, kAlignment); });
@@ -61,9 +62,11 @@ AnyArray AnyArray::wrap(DType dtype, void* data, const Shape5& shape, const Stri
 }
 
 AnyArray AnyArray::crop(const Box5& box) const {
+  // Clipped to the array, so a wrong box can never reach outside the buffer.
+  const Box5 clipped = box.intersect(Box5::of(shape_));
   return visit_dtype(dtype_, [&](auto v) {
     using T = decltype(v);
-    View<T> cropped = view<T>().crop(box);
+    View<T> cropped = view<T>().crop(clipped);
     return wrap(dtype_, cropped.data(), cropped.shape(), cropped.strides(), buffer_);
   });
 }
@@ -98,8 +101,9 @@ Result<AnyArray> AnyArray::contiguous_or_copy() const {
 
 Status AnyArray::copy_into(const AnyArray& dst) const {
   if (dst.shape() != shape_) {
-    return make_error(ErrorCode::kInvalidArgument, "cannot copy an array of shape {} into one of shape {}",
-                      shape_.to_string(), dst.shape().to_string());
+    return make_error(ErrorCode::kInvalidArgument,
+                      "cannot copy an array of shape {} into one of shape {}", shape_.to_string(),
+                      dst.shape().to_string());
   }
   visit_dtype(dtype_, [&](auto s) {
     using S = decltype(s);

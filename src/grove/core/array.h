@@ -36,8 +36,8 @@ class View {
   View(T* data, Shape5 shape, Strides5 strides) : data_(data), shape_(shape), strides_(strides) {}
   // A View<T> converts to a View<const T>.
   template <class U>
-    requires(std::is_same_v<const U, T> && !std::is_same_v<U, T>)
-  View(const View<U>& other) : data_(other.data()), shape_(other.shape()), strides_(other.strides()) {}
+  requires(std::is_same_v<const U, T> && !std::is_same_v<U, T>) View(const View<U>& other)
+      : data_(other.data()), shape_(other.shape()), strides_(other.strides()) {}
 
   T* data() const { return data_; }
   const Shape5& shape() const { return shape_; }
@@ -51,12 +51,15 @@ class View {
   T& operator()(int64_t t, int64_t z, int64_t y, int64_t x, int64_t c) const {
     return data_[offset(t, z, y, x, c)];
   }
-  T& at(const Shape5& index) const { return (*this)(index[0], index[1], index[2], index[3], index[4]); }
+  T& at(const Shape5& index) const {
+    return (*this)(index[0], index[1], index[2], index[3], index[4]);
+  }
 
   // The sub-view of box (coordinates relative to this view; must lie inside it).
   View crop(const Box5& box) const {
-    return View(data_ + offset(box.begin[0], box.begin[1], box.begin[2], box.begin[3], box.begin[4]),
-                box.shape(), strides_);
+    return View(
+        data_ + offset(box.begin[0], box.begin[1], box.begin[2], box.begin[3], box.begin[4]),
+        box.shape(), strides_);
   }
   View channels(int64_t begin_c, int64_t end_c) const {
     return crop(Box5::of(shape_).with_channels(begin_c, end_c));
@@ -110,8 +113,10 @@ inline D convert_value(S value) {
     return value != S{};
   } else if constexpr (std::is_integral_v<D> && std::is_floating_point_v<S>) {
     if (!(value == value)) return D{0};
-    if (value <= static_cast<S>(std::numeric_limits<D>::min())) return std::numeric_limits<D>::min();
-    if (value >= static_cast<S>(std::numeric_limits<D>::max())) return std::numeric_limits<D>::max();
+    if (value <= static_cast<S>(std::numeric_limits<D>::min()))
+      return std::numeric_limits<D>::min();
+    if (value >= static_cast<S>(std::numeric_limits<D>::max()))
+      return std::numeric_limits<D>::max();
     return static_cast<D>(value);
   } else {
     return static_cast<D>(value);
@@ -170,7 +175,7 @@ class AnyArray {
     return View<T>(static_cast<T*>(data_), shape_, strides_);
   }
 
-  // Views sharing this array's buffer.
+  // Views sharing this array's buffer. A crop box reaching outside the array is clipped to it.
   AnyArray crop(const Box5& box) const;
   AnyArray channels(int64_t begin_c, int64_t end_c) const;
   AnyArray permuted(const AxisOrder& order) const;
@@ -197,7 +202,9 @@ template <class T>
 class Array {
  public:
   Array() = default;
-  explicit Array(AnyArray any) : any_(std::move(any)) { assert(any_.is_null() || any_.dtype() == dtype_of<T>); }
+  explicit Array(AnyArray any) : any_(std::move(any)) {
+    assert(any_.is_null() || any_.dtype() == dtype_of<T>);
+  }
   static Result<Array> allocate(const Shape5& shape) {
     GROVE_ASSIGN_OR_RETURN(AnyArray a, AnyArray::allocate(dtype_of<T>, shape));
     return Array(std::move(a));

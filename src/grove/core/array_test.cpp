@@ -43,7 +43,7 @@ TEST(Array, CropSharesBufferAndIndexesCorrectly) {
 TEST(Array, PermuteWithoutCopy) {
   // Memory laid out as (x, y) = 3 x 2; viewed in t,z,y,x,c order.
   std::vector<uint16_t> memory = {0, 1, 10, 11, 20, 21};  // value = 10*x + y
-  View<uint16_t> xy(memory.data(), {1, 1, 3, 2, 1});       // "y" axis holds x here
+  View<uint16_t> xy(memory.data(), {1, 1, 3, 2, 1});      // "y" axis holds x here
   View<uint16_t> yx = xy.permuted({0, 1, 3, 2, 4});
   EXPECT_EQ(yx.shape(), Shape5(1, 1, 2, 3, 1));
   EXPECT_EQ(yx(0, 0, 1, 2, 0), 21);  // y=1, x=2

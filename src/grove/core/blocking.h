@@ -8,8 +8,8 @@
 namespace grove {
 
 struct Blocking {
-  Box5 domain;        // the whole box being split
-  Shape5 block_shape; // extent of each block (the last block per axis may be smaller)
+  Box5 domain;         // the whole box being split
+  Shape5 block_shape;  // extent of each block (the last block per axis may be smaller)
 
   // Number of blocks along each axis.
   Shape5 grid() const;

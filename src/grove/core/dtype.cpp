@@ -28,17 +28,14 @@ std::optional<DType> parse_dtype(std::string_view name) {
     DType dtype;
   };
   static constexpr Alias aliases[] = {
-      {"uint8", DType::u8},    {"u8", DType::u8},      
-      {"uint16", DType::u16},  {"u16", DType::u16},    
-      {"uint32", DType::u32},  {"u32", DType::u32},    
-      {"uint64", DType::u64},  {"u64", DType::u64},    
-      {"int8", DType::i8},     {"i8", DType::i8},      
-      {"int16", DType::i16},   {"i16", DType::i16},    
-      {"int32", DType::i32},   {"i32", DType::i32},    
-      {"int64", DType::i64},   {"i64", DType::i64},    {"float32", DType::f32},
-      {"f32", DType::f32},          {"float", DType::f32},
-      {"float64", DType::f64}, {"f64", DType::f64},    
-      {"double", DType::f64},  {"bool", DType::boolean}, {"boolean", DType::boolean},
+      {"uint8", DType::u8},   {"u8", DType::u8},        {"uint16", DType::u16},
+      {"u16", DType::u16},    {"uint32", DType::u32},   {"u32", DType::u32},
+      {"uint64", DType::u64}, {"u64", DType::u64},      {"int8", DType::i8},
+      {"i8", DType::i8},      {"int16", DType::i16},    {"i16", DType::i16},
+      {"int32", DType::i32},  {"i32", DType::i32},      {"int64", DType::i64},
+      {"i64", DType::i64},    {"float32", DType::f32},  {"f32", DType::f32},
+      {"float", DType::f32},  {"float64", DType::f64},  {"f64", DType::f64},
+      {"double", DType::f64}, {"bool", DType::boolean}, {"boolean", DType::boolean},
   };
   for (const auto& alias : aliases) {
     if (alias.name == name) return alias.dtype;

@@ -12,8 +12,8 @@ namespace grove {
 
 enum class DType : uint8_t { u8, u16, u32, u64, i8, i16, i32, i64, f32, f64, boolean };
 
-inline constexpr DType kAllDTypes[] = {DType::u8,  DType::u16, DType::u32, DType::u64,
-                                       DType::i8,  DType::i16, DType::i32, DType::i64,
+inline constexpr DType kAllDTypes[] = {DType::u8,  DType::u16, DType::u32,    DType::u64,
+                                       DType::i8,  DType::i16, DType::i32,    DType::i64,
                                        DType::f32, DType::f64, DType::boolean};
 
 // "uint8", "float32", ... (numpy's names).
@@ -29,17 +29,50 @@ double dtype_max(DType dtype);
 
 template <class T>
 struct dtype_of_t;
-template <> struct dtype_of_t<uint8_t> { static constexpr DType value = DType::u8; };
-template <> struct dtype_of_t<uint16_t> { static constexpr DType value = DType::u16; };
-template <> struct dtype_of_t<uint32_t> { static constexpr DType value = DType::u32; };
-template <> struct dtype_of_t<uint64_t> { static constexpr DType value = DType::u64; };
-template <> struct dtype_of_t<int8_t> { static constexpr DType value = DType::i8; };
-template <> struct dtype_of_t<int16_t> { static constexpr DType value = DType::i16; };
-template <> struct dtype_of_t<int32_t> { static constexpr DType value = DType::i32; };
-template <> struct dtype_of_t<int64_t> { static constexpr DType value = DType::i64; };
-template <> struct dtype_of_t<float> { static constexpr DType value = DType::f32; };
-template <> struct dtype_of_t<double> { static constexpr DType value = DType::f64; };
-template <> struct dtype_of_t<bool> { static constexpr DType value = DType::boolean; };
+template <>
+struct dtype_of_t<uint8_t> {
+  static constexpr DType value = DType::u8;
+};
+template <>
+struct dtype_of_t<uint16_t> {
+  static constexpr DType value = DType::u16;
+};
+template <>
+struct dtype_of_t<uint32_t> {
+  static constexpr DType value = DType::u32;
+};
+template <>
+struct dtype_of_t<uint64_t> {
+  static constexpr DType value = DType::u64;
+};
+template <>
+struct dtype_of_t<int8_t> {
+  static constexpr DType value = DType::i8;
+};
+template <>
+struct dtype_of_t<int16_t> {
+  static constexpr DType value = DType::i16;
+};
+template <>
+struct dtype_of_t<int32_t> {
+  static constexpr DType value = DType::i32;
+};
+template <>
+struct dtype_of_t<int64_t> {
+  static constexpr DType value = DType::i64;
+};
+template <>
+struct dtype_of_t<float> {
+  static constexpr DType value = DType::f32;
+};
+template <>
+struct dtype_of_t<double> {
+  static constexpr DType value = DType::f64;
+};
+template <>
+struct dtype_of_t<bool> {
+  static constexpr DType value = DType::boolean;
+};
 template <class T>
 inline constexpr DType dtype_of = dtype_of_t<std::remove_cv_t<T>>::value;
 

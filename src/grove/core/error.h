@@ -10,13 +10,13 @@
 namespace grove {
 
 enum class ErrorCode {
-  kInvalidArgument,  // a parameter, flag or value the caller gave is wrong
-  kNotFound,         // a file, dataset or key does not exist
-  kAlreadyExists,    // refusing to overwrite
-  kIo,               // the operating system or a library failed to read or write
-  kCorrupt,          // a file's contents are not what its format promises
-  kUnsupported,      // valid, but grove cannot do it (yet)
-  kOutOfRange,       // a box or index outside the data
+  kInvalidArgument,    // a parameter, flag or value the caller gave is wrong
+  kNotFound,           // a file, dataset or key does not exist
+  kAlreadyExists,      // refusing to overwrite
+  kIo,                 // the operating system or a library failed to read or write
+  kCorrupt,            // a file's contents are not what its format promises
+  kUnsupported,        // valid, but grove cannot do it (yet)
+  kOutOfRange,         // a box or index outside the data
   kResourceExhausted,  // memory budget, absurd sizes, disk full
   kCancelled,
   kInternal,  // a bug in grove

@@ -1,8 +1,8 @@
 #include "grove/core/memory.h"
 
+#include <unistd.h>
 #include <fstream>
 #include <string>
-#include <unistd.h>
 
 namespace grove {
 
@@ -19,7 +19,8 @@ int64_t read_status_kb(const char* key) {
 }
 
 int64_t cgroup_limit_bytes() {
-  for (const char* path : {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
+  for (const char* path :
+       {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
     std::ifstream in(path);
     std::string value;
     if (in >> value && value != "max") {

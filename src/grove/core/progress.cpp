@@ -1,7 +1,7 @@
 #include "grove/core/progress.h"
 
-#include <cstdio>
 #include <unistd.h>
+#include <cstdio>
 
 namespace grove {
 
@@ -34,7 +34,8 @@ Progress Progress::terminal_bar() {
   if (!isatty(STDERR_FILENO)) return Progress();
   return Progress([](int64_t done, int64_t total, const std::string& label) {
     const int width = 40;
-    const double fraction = total > 0 ? static_cast<double>(done) / static_cast<double>(total) : 1.0;
+    const double fraction =
+        total > 0 ? static_cast<double>(done) / static_cast<double>(total) : 1.0;
     const int filled = static_cast<int>(fraction * width + 0.5);
     std::string bar(filled, '#');
     bar.resize(width, '.');

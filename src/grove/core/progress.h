@@ -17,7 +17,8 @@ class Progress {
   using Callback = std::function<void(int64_t done, int64_t total, const std::string& label)>;
 
   Progress() = default;
-  explicit Progress(Callback callback, std::chrono::milliseconds interval = std::chrono::milliseconds(100))
+  explicit Progress(Callback callback,
+                    std::chrono::milliseconds interval = std::chrono::milliseconds(100))
       : callback_(std::move(callback)), interval_(interval) {}
 
   // Starts a new phase of total units.

@@ -6,8 +6,8 @@
 //   return read(p).context("reading " + p);           // adds a context line on failure
 #pragma once
 
-#include <cassert>
 #include <fmt/format.h>
+#include <cassert>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -24,9 +24,9 @@ class [[nodiscard]] Result {
   Result(T value) : data_(std::in_place_index<0>, std::move(value)) {}
   Result(Error error) : data_(std::in_place_index<1>, std::move(error)) {}
   template <class U>
-    requires(std::is_convertible_v<U &&, T> && !std::is_same_v<std::decay_t<U>, Error> &&
-             !std::is_same_v<std::decay_t<U>, T>)
-  Result(U&& value) : data_(std::in_place_index<0>, T(std::forward<U>(value))) {}
+  requires(std::is_convertible_v<U&&, T> && !std::is_same_v<std::decay_t<U>, Error> &&
+           !std::is_same_v<std::decay_t<U>, T>) Result(U&& value)
+      : data_(std::in_place_index<0>, T(std::forward<U>(value))) {}
 
   bool ok() const { return data_.index() == 0; }
   explicit operator bool() const { return ok(); }
@@ -108,9 +108,9 @@ Error make_error(ErrorCode code, fmt::format_string<Args...> format, Args&&... a
 #define GROVE_CONCAT_INNER(a, b) a##b
 #define GROVE_CONCAT(a, b) GROVE_CONCAT_INNER(a, b)
 
-#define GROVE_RETURN_IF_ERROR(expr)                                 \
-  do {                                                              \
-    auto grove_status_ = (expr);                                    \
+#define GROVE_RETURN_IF_ERROR(expr)                                   \
+  do {                                                                \
+    auto grove_status_ = (expr);                                      \
     if (!grove_status_.ok()) return std::move(grove_status_).error(); \
   } while (0)
 

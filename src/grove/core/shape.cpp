@@ -1,7 +1,7 @@
 #include "grove/core/shape.h"
 
-#include <algorithm>
 #include <fmt/format.h>
+#include <algorithm>
 #include <limits>
 
 namespace grove {

@@ -22,7 +22,8 @@ TEST(ThreadPool, ParallelForRunsEachIndexOnce) {
 TEST(ThreadPool, NestedParallelForDoesNotDeadlock) {
   ThreadPool pool(2);
   std::atomic<int> total{0};
-  pool.parallel_for(8, [&](int64_t) { pool.parallel_for(8, [&](int64_t) { total.fetch_add(1); }); });
+  pool.parallel_for(8,
+                    [&](int64_t) { pool.parallel_for(8, [&](int64_t) { total.fetch_add(1); }); });
   EXPECT_EQ(total.load(), 64);
 }
 

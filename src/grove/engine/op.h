@@ -11,6 +11,8 @@
 //   Box5 input_box(const GaussianSmoothing&, const Box5& out_box, const ArrayInfo& input);
 //   Status compute(const GaussianSmoothing&, const AnyArray& in, const Box5& in_box,
 //                  const AnyArray& out, const Box5& out_box);
+//   // optional: std::optional<Shape5> block_hint(const P&, const ArrayInfo& input);
+//   // optional: int64_t scratch_bytes(const P&, const Box5& out_box, const ArrayInfo& input);
 //
 // input_box returns the box of the input that out_box needs, before clipping to the input's
 // bounds. The engine clips it and hands compute exactly that clipped box as (in, in_box); ops
@@ -50,6 +52,9 @@ class Op {
                          const Box5& out_box) const = 0;
   // A preferred output block shape, if the op has one (e.g. whole time points, all channels).
   virtual std::optional<Shape5> block_hint(const ArrayInfo& input) const { return std::nullopt; }
+  // Temporary bytes compute needs for out_box beyond its input and output arrays (the engine
+  // sizes blocks so that all blocks in flight fit the memory budget).
+  virtual int64_t scratch_bytes(const Box5& out_box, const ArrayInfo& input) const { return 0; }
 };
 
 namespace op_detail {
@@ -66,6 +71,14 @@ template <class P>
 Status call_compute(const P& p, const AnyArray& in, const Box5& in_box, const AnyArray& out,
                     const Box5& out_box) {
   return compute(p, in, in_box, out, out_box);
+}
+template <class P>
+concept HasScratchBytes = requires(const P& p, const Box5& box, const ArrayInfo& info) {
+  { scratch_bytes(p, box, info) } -> std::convertible_to<int64_t>;
+};
+template <class P>
+int64_t call_scratch_bytes(const P& p, const Box5& out_box, const ArrayInfo& input) {
+  return scratch_bytes(p, out_box, input);
 }
 template <class P>
 concept HasBlockHint = requires(const P& p, const ArrayInfo& info) {
@@ -99,6 +112,13 @@ class OpAdapter final : public Op {
       return op_detail::call_block_hint(params_, input);
     } else {
       return std::nullopt;
+    }
+  }
+  int64_t scratch_bytes(const Box5& out_box, const ArrayInfo& input) const override {
+    if constexpr (op_detail::HasScratchBytes<P>) {
+      return op_detail::call_scratch_bytes(params_, out_box, input);
+    } else {
+      return 0;
     }
   }
 

@@ -11,7 +11,9 @@ struct AddConstant {
   int64_t halo = 0;
   static constexpr std::string_view name = "add_constant";
 };
-void to_json(nlohmann::json& j, const AddConstant& p) { j = {{"value", p.value}, {"halo", p.halo}}; }
+void to_json(nlohmann::json& j, const AddConstant& p) {
+  j = {{"value", p.value}, {"halo", p.halo}};
+}
 void from_json(const nlohmann::json& j, AddConstant& p) {
   p.value = j.at("value");
   p.halo = j.at("halo");
@@ -20,7 +22,8 @@ Result<ArrayInfo> infer(const AddConstant&, const ArrayInfo& input) {
   return ArrayInfo{input.shape, DType::f32};
 }
 Box5 input_box(const AddConstant& p, const Box5& out, const ArrayInfo&) {
-  return out.grown({0, 0, p.halo, p.halo, 0}, Box5({-1000, -1000, -1000, -1000, -1000}, Shape5::filled(1 << 30)));
+  return out.grown({0, 0, p.halo, p.halo, 0},
+                   Box5({-1000, -1000, -1000, -1000, -1000}, Shape5::filled(1 << 30)));
 }
 Status compute(const AddConstant& p, const AnyArray& in, const Box5& in_box, const AnyArray& out,
                const Box5& out_box) {

@@ -15,9 +15,9 @@ namespace grove {
 
 // What a reader knows about an image without reading its pixels.
 struct ImageInfo {
-  Shape5 shape;               // t, z, y, x, c
+  Shape5 shape;  // t, z, y, x, c
   DType dtype = DType::u8;
-  std::string axes;           // the axes as stored, slowest first, e.g. "zyx", "yxc", "tczyx"
+  std::string axes;  // the axes as stored, slowest first, e.g. "zyx", "yxc", "tczyx"
   // Physical size of one pixel along t, z, y, x, where the file says (has_pixel_size).
   std::array<double, 4> pixel_size{1.0, 1.0, 1.0, 1.0};
   std::array<std::string, 4> pixel_unit{"", "", "", ""};
@@ -58,6 +58,9 @@ struct WriteOptions {
   bool overwrite = false;  // else an existing output is an error (kAlreadyExists)
   // HDF5: attach ilastik's "axistags" attribute (JSON) to the dataset.
   bool ilastik_axistags = true;
+  // Zarr: 2 writes Zarr v2 with OME-Zarr 0.4 metadata (what Fiji, napari and python zarr 2
+  // read), 3 writes Zarr v3 with OME-Zarr 0.5 metadata.
+  int zarr_version = 2;
 };
 
 // Writes one image block by block. Nothing is visible at the final path until commit()
@@ -71,6 +74,9 @@ class ImageWriter {
   // aligned to chunks.
   virtual Status write(const Box5& box, const AnyArray& data) = 0;
   virtual Status commit() = 0;
+  // For resuming an interrupted run: true if box was written in full before (chunked stores:
+  // every chunk it touches is stored). Formats that cannot tell say false.
+  virtual Result<bool> box_written(const Box5& box) { return false; }
 };
 
 // Path syntax: "file.h5/internal/path", "file.zarr/path", "file.n5/path", "file.tif", ...
