@@ -727,13 +727,36 @@ Status Dataset::write(DType dtype, const void* data, const std::vector<int64_t>&
   return ok_status();
 }
 
-Result<AnyArray> Dataset::read_array(std::string_view axes) const {
+Result<AnyArray> Dataset::read_array(std::string_view axes, const std::vector<int64_t>& start,
+                                     const std::vector<int64_t>& count) const {
   GROVE_RETURN_IF_ERROR(io::validate_axes(axes, dims_.size()));
   GROVE_ASSIGN_OR_RETURN(DType type, dtype());
-  const Shape5 shape = io::shape_from_stored(dims_, axes);
+  const std::vector<int64_t>& extents = count.empty() ? dims_ : count;
+  const Shape5 shape = io::shape_from_stored(extents, axes);
   GROVE_ASSIGN_OR_RETURN(AnyArray buffer, AnyArray::allocate_uninitialized(type, shape));
-  GROVE_RETURN_IF_ERROR(read(type, buffer.raw_data()));
-  return io::stored_buffer_to_grove(buffer, dims_, axes, shape);
+  GROVE_RETURN_IF_ERROR(read(type, buffer.raw_data(), start, count));
+  return io::stored_buffer_to_grove(buffer, extents, axes, shape);
+}
+
+Status Dataset::write_array(const AnyArray& data, std::string_view axes,
+                            const std::vector<int64_t>& start) {
+  GROVE_RETURN_IF_ERROR(io::validate_axes(axes, dims_.size()));
+  GROVE_ASSIGN_OR_RETURN(DType type, dtype());
+  for (int a = 0; a < kRank; ++a) {
+    if (data.shape()[a] != 1 && axes.find(kAxisNames[a]) == std::string_view::npos) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "{}: the data has extent {} along {}, which axes '{}' do not store",
+                        describe(), data.shape()[a], kAxisNames[a], axes);
+    }
+  }
+  const std::vector<int64_t> count = io::stored_dims(data.shape(), axes);
+  std::vector<int64_t> origin = start.empty() ? std::vector<int64_t>(dims_.size(), 0) : start;
+  // Lay the data out in the stored order and dtype, then write the hyperslab.
+  GROVE_ASSIGN_OR_RETURN(AnyArray buffer, AnyArray::allocate_uninitialized(type, data.shape()));
+  const AnyArray stored = AnyArray::wrap(type, buffer.raw_data(), data.shape(),
+                                         io::strides_of_stored(count, axes), buffer.buffer());
+  GROVE_RETURN_IF_ERROR(data.copy_into(stored));
+  return write(type, buffer.raw_data(), origin, count);
 }
 
 Result<std::vector<std::string>> Dataset::read_strings() const {

@@ -220,8 +220,14 @@ class Dataset : public Object {
     }
     return values[0];
   }
-  // The whole dataset as an array of up to 5 dims, laid into t,z,y,x,c by axes (e.g. "zyx").
-  Result<AnyArray> read_array(std::string_view axes) const;
+  // The dataset (or the hyperslab [start, start+count) of it) as a t,z,y,x,c array: axes names
+  // the stored dims (e.g. "zyx", "txyc"), rank <= 5.
+  Result<AnyArray> read_array(std::string_view axes, const std::vector<int64_t>& start = {},
+                              const std::vector<int64_t>& count = {}) const;
+  // Writes a t,z,y,x,c array (any dtype, converted) into the stored dims named by axes, at start
+  // (empty: the origin); the array's extents give the hyperslab's.
+  Status write_array(const AnyArray& data, std::string_view axes,
+                     const std::vector<int64_t>& start = {});
 
   // Strings (fixed or variable length), flattened.
   Result<std::vector<std::string>> read_strings() const;

@@ -188,6 +188,33 @@ TEST(Hdf5File, H5pyReadsWhatGroveWrites) {
       << output;
 }
 
+TEST(Hdf5File, ArraysInAnyAxisOrder) {
+  TempDir dir;
+  File file = File::create(dir.file("arrays.h5")).value();
+  // Stored as (x=4, y=3); written and read as t,z,y,x,c arrays.
+  Dataset d = file.create_dataset("xy", DType::i32, {4, 3}).value();
+  AnyArray image = AnyArray::allocate(DType::i32, Shape5(1, 1, 3, 4, 1)).value();
+  for (int y = 0; y < 3; ++y)
+    for (int x = 0; x < 4; ++x) image.view<int32_t>()(0, 0, y, x, 0) = 10 * y + x;
+  ASSERT_TRUE(d.write_array(image, "xy").ok());
+  std::vector<int32_t> raw = d.read_vector<int32_t>().value();
+  EXPECT_EQ(raw[1 * 3 + 2], 21);  // stored (x=1, y=2)
+  const AnyArray back = d.read_array("xy").value();
+  EXPECT_TRUE(io::testing::arrays_equal(back, image));
+  // A hyperslab: x 1..3, y 1..2.
+  const AnyArray part = d.read_array("xy", {1, 1}, {3, 2}).value();
+  EXPECT_EQ(part.shape(), Shape5(1, 1, 2, 3, 1));
+  EXPECT_EQ(part.view<int32_t>()(0, 0, 1, 2, 0), 23);
+  // Writing a block at an offset, converted from float.
+  AnyArray block = AnyArray::allocate(DType::f32, Shape5(1, 1, 1, 2, 1)).value();
+  block.view<float>()(0, 0, 0, 0, 0) = -1.0f;
+  block.view<float>()(0, 0, 0, 1, 0) = -2.0f;
+  ASSERT_TRUE(d.write_array(block, "xy", {2, 0}).ok());
+  EXPECT_EQ(d.read_array("xy").value().view<int32_t>()(0, 0, 0, 3, 0), -2);
+  EXPECT_FALSE(
+      d.write_array(AnyArray::allocate(DType::i32, Shape5(1, 2, 1, 1, 1)).value(), "xy").ok());
+}
+
 // Many threads reading at once: the library lock serializes HDF5 itself.
 TEST(Hdf5File, ConcurrentReads) {
   TempDir dir;
