@@ -441,7 +441,6 @@ Result<OpenedDataset> open_dataset(const ImagePath& path) {
   ImageInfo info;
   info.shape = layout.shape5();
   info.chunk_shape = layout.chunk_shape5();
-  info.stored_shape = layout.shape;
   info.dtype = layout.dtype;
   info.axes = axes_string(axes);
   info.format = "n5";
@@ -614,14 +613,8 @@ Result<std::vector<DatasetEntry>> list_n5_datasets(const std::string& file) {
   for (const std::string& dataset : datasets) {
     auto opened = open_dataset(ImagePath{file, dataset});
     if (!opened.ok()) continue;
-    DatasetEntry entry;
-    entry.path = dataset;
-    entry.shape = opened->info.shape;
-    entry.dtype = opened->info.dtype;
-    entry.axes = opened->info.axes;
-    entry.stored_shape = opened->info.stored_shape;
-    entry.compression = opened->info.compression;
-    entries.push_back(std::move(entry));
+    entries.push_back({dataset, opened->info.shape, opened->info.dtype, opened->info.axes,
+                       opened->info.stored_shape, opened->info.compression});
   }
   return entries;
 }

@@ -9,9 +9,11 @@
 #include "grove/io/hdf5.h"
 #include "grove/io/image.h"
 #include "grove/io/jpeg.h"
+#include "grove/io/n5.h"
 #include "grove/io/npy.h"
 #include "grove/io/png.h"
 #include "grove/io/tiff.h"
+#include "grove/io/zarr.h"
 
 namespace grove {
 
@@ -92,21 +94,18 @@ Error with_path(Error error, const std::string& path) {
 }
 
 // ---- Zarr and N5 ----------------------------------------------------------------------------
-// The one place where the Zarr (io/zarr.*) and N5 (io/n5.*) drivers plug in: replace these three
-// functions' bodies with calls to them.
+// The chunked-store drivers (io/zarr.*, io/n5.*).
 Result<std::unique_ptr<ImageReader>> open_chunked_store(Format format, const ImagePath& path) {
-  return make_error(ErrorCode::kUnsupported, "{} stores are not supported yet ({})",
-                    format_name(format), path.file);
+  return format == Format::kZarr ? open_zarr(path) : open_n5(path);
 }
 Result<std::unique_ptr<ImageWriter>> create_chunked_store(Format format, const ImagePath& path,
-                                                          const Shape5&, DType,
-                                                          const WriteOptions&) {
-  return make_error(ErrorCode::kUnsupported, "{} stores are not supported yet ({})",
-                    format_name(format), path.file);
+                                                          const Shape5& shape, DType dtype,
+                                                          const WriteOptions& options) {
+  return format == Format::kZarr ? create_zarr(path, shape, dtype, options)
+                                 : create_n5(path, shape, dtype, options);
 }
 Result<std::vector<DatasetEntry>> list_chunked_store(Format format, const ImagePath& path) {
-  return make_error(ErrorCode::kUnsupported, "{} stores are not supported yet ({})",
-                    format_name(format), path.file);
+  return format == Format::kZarr ? list_zarr_datasets(path.file) : list_n5_datasets(path.file);
 }
 // ---------------------------------------------------------------------------------------------
 

@@ -1158,7 +1158,6 @@ Result<OpenedArray> open_array(const ImagePath& path) {
   ImageInfo info;
   info.shape = layout.shape5();
   info.chunk_shape = layout.chunk_shape5();
-  info.stored_shape = layout.shape;
   info.dtype = layout.dtype;
   info.axes = axes_string(layout.axis_of_dimension);
   info.format = metadata.version == 2 ? "zarr" : "zarr3";
@@ -1370,14 +1369,8 @@ Result<std::vector<DatasetEntry>> list_zarr_datasets(const std::string& file) {
   for (const std::string& array : arrays) {
     auto opened = open_array(ImagePath{file, array});
     if (!opened.ok()) continue;
-    DatasetEntry entry;
-    entry.path = array;
-    entry.shape = opened->info.shape;
-    entry.dtype = opened->info.dtype;
-    entry.axes = opened->info.axes;
-    entry.stored_shape = opened->info.stored_shape;
-    entry.compression = opened->info.compression;
-    entries.push_back(std::move(entry));
+    entries.push_back({array, opened->info.shape, opened->info.dtype, opened->info.axes,
+                       opened->info.stored_shape, opened->info.compression});
   }
   return entries;
 }
