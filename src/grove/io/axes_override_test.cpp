@@ -17,7 +17,9 @@ TEST(AxesOverride, TransposedImageReadsAsDeclared) {
   auto v = data.view<uint16_t>();
   for (int i = 0; i < 3; ++i)
     for (int j = 0; j < 5; ++j) v(0, 0, i, j, 0) = static_cast<uint16_t>(10 * i + j);
-  ASSERT_TRUE(write_image(path, data).ok());
+  WriteOptions plain;
+  plain.axes = "yx";  // the writers add a channel axis unless told
+  ASSERT_TRUE(write_image(path, data, plain).ok());
   auto reader = open_image_with_axes(path, "xy");
   ASSERT_TRUE(reader.ok()) << reader.error().to_string();
   EXPECT_EQ((*reader)->info().shape, Shape5(1, 1, 5, 3, 1));
@@ -29,7 +31,10 @@ TEST(AxesOverride, TransposedImageReadsAsDeclared) {
   EXPECT_EQ(part->view<uint16_t>()(0, 0, 2, 1, 0), 23);  // y=3, x=2 -> stored (2, 3)
   // "tyx" on 3 stored dims: a time series.
   AnyArray cube = *AnyArray::allocate(DType::u8, {1, 4, 6, 7, 1});
-  ASSERT_TRUE(write_image(path, cube, {.overwrite = true}).ok());
+  WriteOptions overwrite;
+  overwrite.overwrite = true;
+  overwrite.axes = "zyx";
+  ASSERT_TRUE(write_image(path, cube, overwrite).ok());
   auto series = open_image_with_axes(path, "tyx");
   ASSERT_TRUE(series.ok());
   EXPECT_EQ((*series)->info().shape, Shape5(4, 1, 6, 7, 1));
