@@ -132,7 +132,9 @@ Result<Box5> parse_subregion(std::string_view text, const std::string& axes, con
   }
   std::string order = axes;
   if (tuples[0].size() != order.size()) {
-    if (tuples[0].size() == 5) {
+    if (tuples[0].size() == order.size() + 1 && order.find('c') == std::string::npos) {
+      order += 'c';  // ilastik always counts a channel axis
+    } else if (tuples[0].size() == 5) {
       order = "tzyxc";
     } else {
       return make_error(ErrorCode::kInvalidArgument,

@@ -1,10 +1,10 @@
 #include "grove/workflows/pixel/pixel_classification.h"
 
 #include <fmt/format.h>
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
-#include <mutex>
 
 #include "grove/filters/pixel_features.h"
 #include "grove/learn/forest_prediction.h"
@@ -174,7 +174,6 @@ Result<TrainingSet> PixelClassification::collect_training_set(Engine& engine,
                                                               const std::vector<NodePtr>& raw_nodes,
                                                               const RunOptions& options) const {
   TrainingSet set;
-  std::mutex mutex;
   for (size_t i = 0; i < lanes.size(); ++i) {
     const PixelLane& lane = lanes[i];
     if (!lane.labels || lane.labels->empty()) continue;
@@ -195,13 +194,19 @@ Result<TrainingSet> PixelClassification::collect_training_set(Engine& engine,
     for (const Box5& block : lane.labels->labelled_blocks()) {
       blocks.push_back(block.with_channels(0, channels));
     }
+    // One slot per block, joined in block order: the training set (and so the forest) does not
+    // depend on which block finishes first.
+    std::vector<std::vector<float>> block_rows(blocks.size());
+    std::vector<std::vector<int32_t>> block_ids(blocks.size());
     Status status = engine.run_blocks(
         feature, blocks, options, [&](const Box5& block, const AnyArray& data) -> Status {
+          const size_t slot =
+              static_cast<size_t>(std::find(blocks.begin(), blocks.end(), block) - blocks.begin());
           GROVE_ASSIGN_OR_RETURN(AnyArray labels, lane.labels->read(block.with_channels(0, 1)));
           View<const uint8_t> l = labels.view<uint8_t>();
           View<const float> f = data.view<float>();
-          std::vector<float> rows;
-          std::vector<int32_t> ids;
+          std::vector<float>& rows = block_rows[slot];
+          std::vector<int32_t>& ids = block_ids[slot];
           const Shape5 s = labels.shape();
           for (int64_t t = 0; t < s[0]; ++t)
             for (int64_t z = 0; z < s[1]; ++z)
@@ -213,11 +218,12 @@ Result<TrainingSet> PixelClassification::collect_training_set(Engine& engine,
                   const float* pixel = &f(t, z, y, x, 0);
                   rows.insert(rows.end(), pixel, pixel + channels);
                 }
-          std::lock_guard lock(mutex);
-          set.features.insert(set.features.end(), rows.begin(), rows.end());
-          set.labels.insert(set.labels.end(), ids.begin(), ids.end());
           return ok_status();
         });
+    for (size_t b = 0; b < blocks.size(); ++b) {
+      set.features.insert(set.features.end(), block_rows[b].begin(), block_rows[b].end());
+      set.labels.insert(set.labels.end(), block_ids[b].begin(), block_ids[b].end());
+    }
     GROVE_RETURN_IF_ERROR(
         std::move(status).context(fmt::format("computing the features of {}", lane.path)));
   }
