@@ -14,7 +14,7 @@ namespace grove::cli {
 
 namespace {
 
-using json = nlohmann::json;
+using json = nlohmann::ordered_json;
 
 json shape_json(const Shape5& shape) {
   json out = json::object();

@@ -25,8 +25,8 @@ Status validate_axes(std::string_view axes, size_t rank) {
   for (char letter : axes) {
     const int index = axis_index(letter);
     if (index < 0) {
-      return make_error(ErrorCode::kInvalidArgument,
-                        "axes '{}': '{}' is not one of t, z, y, x, c", axes, letter);
+      return make_error(ErrorCode::kInvalidArgument, "axes '{}': '{}' is not one of t, z, y, x, c",
+                        axes, letter);
     }
     if (seen[index]) {
       return make_error(ErrorCode::kInvalidArgument, "axes '{}' name '{}' twice", axes, letter);

@@ -30,7 +30,8 @@ TEST(Axes, Validate) {
 
 TEST(Axes, ShapeFromStored) {
   EXPECT_EQ(shape_from_stored({10, 495, 534, 1}, "txyc"), Shape5(10, 1, 534, 495, 1));
-  EXPECT_EQ(stored_dims(Shape5(10, 1, 534, 495, 1), "txyc"), (std::vector<int64_t>{10, 495, 534, 1}));
+  EXPECT_EQ(stored_dims(Shape5(10, 1, 534, 495, 1), "txyc"),
+            (std::vector<int64_t>{10, 495, 534, 1}));
   std::vector<int64_t> start, count;
   stored_box(Box5({1, 0, 2, 3, 0}, {4, 1, 5, 7, 1}), "txyc", start, count);
   EXPECT_EQ(start, (std::vector<int64_t>{1, 3, 2, 0}));
@@ -43,7 +44,8 @@ TEST(Axes, StoredBufferToGrovePermutes) {
   auto* data = static_cast<int32_t*>(stored.raw_data());
   for (int x = 0; x < 3; ++x)
     for (int y = 0; y < 2; ++y) data[x * 2 + y] = 10 * x + y;
-  const AnyArray grove = stored_buffer_to_grove(stored, {3, 2}, "xy", Shape5(1, 1, 2, 3, 1)).value();
+  const AnyArray grove =
+      stored_buffer_to_grove(stored, {3, 2}, "xy", Shape5(1, 1, 2, 3, 1)).value();
   EXPECT_TRUE(grove.contiguous());
   for (int y = 0; y < 2; ++y)
     for (int x = 0; x < 3; ++x) EXPECT_EQ(grove.view<int32_t>()(0, 0, y, x, 0), 10 * x + y);
@@ -62,8 +64,10 @@ TEST(Axes, CheckedProductAndBox) {
   EXPECT_EQ(checked_product({2, 3, 4}).value(), 24);
   EXPECT_FALSE(checked_product({int64_t{1} << 40, int64_t{1} << 40}).ok());
   EXPECT_TRUE(check_box_inside(Box5({0, 0, 0, 0, 0}, {1, 1, 2, 2, 1}), Shape5(1, 1, 2, 2, 1)).ok());
-  EXPECT_FALSE(check_box_inside(Box5({0, 0, 0, 0, 0}, {1, 1, 3, 2, 1}), Shape5(1, 1, 2, 2, 1)).ok());
-  EXPECT_FALSE(check_box_inside(Box5({0, 0, -1, 0, 0}, {1, 1, 2, 2, 1}), Shape5(1, 1, 2, 2, 1)).ok());
+  EXPECT_FALSE(
+      check_box_inside(Box5({0, 0, 0, 0, 0}, {1, 1, 3, 2, 1}), Shape5(1, 1, 2, 2, 1)).ok());
+  EXPECT_FALSE(
+      check_box_inside(Box5({0, 0, -1, 0, 0}, {1, 1, 2, 2, 1}), Shape5(1, 1, 2, 2, 1)).ok());
 }
 
 }  // namespace

@@ -27,7 +27,8 @@ Result<int64_t> regular_file_size(const std::string& path) {
     return make_error(ErrorCode::kIo, "cannot access the file: {}", errno_text(errno));
   }
   if (S_ISDIR(info.st_mode)) return make_error(ErrorCode::kInvalidArgument, "is a directory");
-  if (!S_ISREG(info.st_mode)) return make_error(ErrorCode::kInvalidArgument, "is not a regular file");
+  if (!S_ISREG(info.st_mode))
+    return make_error(ErrorCode::kInvalidArgument, "is not a regular file");
   return static_cast<int64_t>(info.st_size);
 }
 

@@ -119,8 +119,8 @@ std::string list_for_message(const std::vector<std::string>& names) {
 
 class Hdf5Writer final : public ImageWriter {
  public:
-  Hdf5Writer(AtomicOutput output, hdf5::File file, hdf5::Dataset dataset, Shape5 shape,
-             DType dtype, std::string axes)
+  Hdf5Writer(AtomicOutput output, hdf5::File file, hdf5::Dataset dataset, Shape5 shape, DType dtype,
+             std::string axes)
       : output_(std::move(output)),
         file_(std::move(file)),
         dataset_(std::move(dataset)),
@@ -222,7 +222,8 @@ std::string make_axistags(const std::string& axes, const std::vector<double>& re
   return document.dump(2);
 }
 
-Result<std::unique_ptr<ImageReader>> open_hdf5(const std::string& file, const std::string& internal) {
+Result<std::unique_ptr<ImageReader>> open_hdf5(const std::string& file,
+                                               const std::string& internal) {
   GROVE_ASSIGN_OR_RETURN(hdf5::File h5, hdf5::File::open(file));
   std::string path = internal;
   if (path.empty()) {
@@ -248,8 +249,8 @@ Result<std::unique_ptr<ImageReader>> open_hdf5(const std::string& file, const st
       auto dataset = h5.open_dataset(name);
       if (dataset.ok() && is_image_dataset(*dataset)) images.push_back(name);
     }
-    return make_error(ErrorCode::kNotFound, "{}: no dataset '/{}' (datasets: {})", file,
-                      internal, images.empty() ? "none" : list_for_message(images));
+    return make_error(ErrorCode::kNotFound, "{}: no dataset '/{}' (datasets: {})", file, internal,
+                      images.empty() ? "none" : list_for_message(images));
   }
   GROVE_ASSIGN_OR_RETURN(hdf5::Dataset dataset, h5.open_dataset(path));
   if (dataset.rank() == 0) {
@@ -311,8 +312,7 @@ std::vector<int64_t> default_hdf5_chunks(const std::vector<int64_t>& dims, const
                                          DType dtype) {
   // Blocks like the engine's (256² in 2D, 64³ in 3D), one time point, all channels up to 64;
   // shrunk by halves while a chunk exceeds 4 MiB.
-  const bool volume = axes.find('z') != std::string::npos &&
-                      dims[axes.find('z')] > 1;
+  const bool volume = axes.find('z') != std::string::npos && dims[axes.find('z')] > 1;
   std::vector<int64_t> chunks(dims.size(), 1);
   for (size_t i = 0; i < dims.size(); ++i) {
     int64_t want = 1;
@@ -392,7 +392,8 @@ Result<std::unique_ptr<ImageWriter>> create_hdf5(const std::string& file,
         if (a < kC) resolution[i] = options.pixel_size[a];
       }
     }
-    GROVE_RETURN_IF_ERROR(dataset.write_attribute("axistags", make_axistags(lower_axes, resolution)));
+    GROVE_RETURN_IF_ERROR(
+        dataset.write_attribute("axistags", make_axistags(lower_axes, resolution)));
   }
   if (options.has_pixel_size) {
     // Micrometre sizes of the spatial axes, for the ImageJ HDF5 plugin and others.

@@ -31,7 +31,8 @@ std::string make_axistags(const std::string& axes, const std::vector<double>& re
 
 // Opens a dataset as an image. internal may be empty when the file holds exactly one image
 // dataset; else the error lists the datasets.
-Result<std::unique_ptr<ImageReader>> open_hdf5(const std::string& file, const std::string& internal);
+Result<std::unique_ptr<ImageReader>> open_hdf5(const std::string& file,
+                                               const std::string& internal);
 
 // The numeric datasets (rank 1..5) in the file.
 Result<std::vector<DatasetEntry>> list_hdf5_datasets(const std::string& file);

@@ -146,8 +146,8 @@ Result<std::vector<std::string>> read_string_values(
       return error_from_stack(ErrorCode::kCorrupt, "reading strings of " + what);
     }
     for (char* p : pointers) values.emplace_back(p != nullptr ? p : "");
-    Id mem_space(H5Screate_simple(1, std::array<hsize_t, 1>{static_cast<hsize_t>(count)}.data(),
-                                  nullptr));
+    Id mem_space(
+        H5Screate_simple(1, std::array<hsize_t, 1>{static_cast<hsize_t>(count)}.data(), nullptr));
     H5Dvlen_reclaim(memtype.get(), mem_space.get(), H5P_DEFAULT, pointers.data());
     return values;
   }
@@ -207,7 +207,8 @@ Status read_numeric(hid_t file_type, size_t count, DType dtype, void* out,
     return error_from_stack(ErrorCode::kCorrupt, "reading " + what);
   }
   const Shape5 shape(1, 1, 1, 1, static_cast<int64_t>(count));
-  const AnyArray source = AnyArray::wrap(stored, buffer.data(), shape, contiguous_strides(shape), {});
+  const AnyArray source =
+      AnyArray::wrap(stored, buffer.data(), shape, contiguous_strides(shape), {});
   const AnyArray target = AnyArray::wrap(dtype, out, shape, contiguous_strides(shape), {});
   return source.copy_into(target);
 }
@@ -352,7 +353,8 @@ Result<DType> dtype_of_type(hid_t type) {
                         "compound (structured or complex) data is not supported");
     default: break;
   }
-  return make_error(ErrorCode::kUnsupported, "this HDF5 datatype (class {}, {} bytes) is not supported",
+  return make_error(ErrorCode::kUnsupported,
+                    "this HDF5 datatype (class {}, {} bytes) is not supported",
                     static_cast<int>(H5Tget_class(type)), size);
 }
 
@@ -402,7 +404,8 @@ Result<Id> open_attribute(hid_t object, std::string_view name, const std::string
   }
   Id attribute(H5Aopen(object, n.c_str(), H5P_DEFAULT));
   if (!attribute.valid()) {
-    return error_from_stack(ErrorCode::kCorrupt, fmt::format("opening attribute '{}' of {}", name, owner));
+    return error_from_stack(ErrorCode::kCorrupt,
+                            fmt::format("opening attribute '{}' of {}", name, owner));
   }
   return attribute;
 }
@@ -429,7 +432,9 @@ Status Object::read_attribute_numeric(std::string_view name, DType dtype, void* 
   const hid_t attribute_id = attribute.get();
   return read_numeric(
       type.get(), static_cast<size_t>(count), dtype, out,
-      [attribute_id](hid_t memtype, void* buffer) { return H5Aread(attribute_id, memtype, buffer); },
+      [attribute_id](hid_t memtype, void* buffer) {
+        return H5Aread(attribute_id, memtype, buffer);
+      },
       what);
 }
 
@@ -441,7 +446,9 @@ Result<std::vector<std::string>> Object::read_string_attribute_vector(std::strin
   const hid_t attribute_id = attribute.get();
   return read_string_values(
       type.get(), space.get(),
-      [attribute_id](hid_t memtype, void* buffer) { return H5Aread(attribute_id, memtype, buffer); },
+      [attribute_id](hid_t memtype, void* buffer) {
+        return H5Aread(attribute_id, memtype, buffer);
+      },
       fmt::format("attribute '{}' of {}", name, describe()));
 }
 
@@ -462,7 +469,8 @@ Status Object::delete_attribute(std::string_view name) {
     return ok_status();
   }
   if (H5Adelete(id(), n.c_str()) < 0) {
-    return error_from_stack(ErrorCode::kIo, fmt::format("deleting attribute '{}' of {}", name, describe()));
+    return error_from_stack(ErrorCode::kIo,
+                            fmt::format("deleting attribute '{}' of {}", name, describe()));
   }
   return ok_status();
 }
@@ -476,7 +484,8 @@ Status Object::write_attribute_numeric(std::string_view name, DType dtype, const
   Id space = make_space(dims);
   Id attribute(H5Acreate2(id(), n.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT));
   if (!attribute.valid() || H5Awrite(attribute.get(), type.get(), data) < 0) {
-    return error_from_stack(ErrorCode::kIo, fmt::format("writing attribute '{}' of {}", name, describe()));
+    return error_from_stack(ErrorCode::kIo,
+                            fmt::format("writing attribute '{}' of {}", name, describe()));
   }
   return ok_status();
 }
@@ -491,7 +500,8 @@ Status Object::write_attribute(std::string_view name, std::string_view value) {
   Id attribute(H5Acreate2(id(), n.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT));
   const char* pointer = text.c_str();
   if (!attribute.valid() || H5Awrite(attribute.get(), type.get(), &pointer) < 0) {
-    return error_from_stack(ErrorCode::kIo, fmt::format("writing attribute '{}' of {}", name, describe()));
+    return error_from_stack(ErrorCode::kIo,
+                            fmt::format("writing attribute '{}' of {}", name, describe()));
   }
   return ok_status();
 }
@@ -506,7 +516,8 @@ Status Object::write_attribute(std::string_view name, const std::vector<std::str
   for (const auto& v : values) pointers.push_back(v.c_str());
   Id attribute(H5Acreate2(id(), n.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT));
   if (!attribute.valid() || H5Awrite(attribute.get(), type.get(), pointers.data()) < 0) {
-    return error_from_stack(ErrorCode::kIo, fmt::format("writing attribute '{}' of {}", name, describe()));
+    return error_from_stack(ErrorCode::kIo,
+                            fmt::format("writing attribute '{}' of {}", name, describe()));
   }
   return ok_status();
 }
@@ -583,9 +594,8 @@ std::vector<FilterInfo> Dataset::filters() const {
     unsigned flags = 0, config = 0;
     size_t elements = 0;
     char name[128] = {0};
-    const H5Z_filter_t filter =
-        H5Pget_filter2(plist.get(), static_cast<unsigned>(i), &flags, &elements, nullptr,
-                       sizeof(name), name, &config);
+    const H5Z_filter_t filter = H5Pget_filter2(plist.get(), static_cast<unsigned>(i), &flags,
+                                               &elements, nullptr, sizeof(name), name, &config);
     if (filter < 0) continue;
     FilterInfo info;
     info.id = static_cast<int>(filter);
@@ -634,9 +644,8 @@ Status select_hyperslab(hid_t dataset, const std::vector<int64_t>& dims,
     return ok_status();
   }
   if (start.size() != dims.size() || count.size() != dims.size()) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "hyperslab of rank {} for {}, which has rank {}", start.size(), what,
-                      dims.size());
+    return make_error(ErrorCode::kInvalidArgument, "hyperslab of rank {} for {}, which has rank {}",
+                      start.size(), what, dims.size());
   }
   int64_t n = 1;
   for (size_t i = 0; i < dims.size(); ++i) {
@@ -658,8 +667,8 @@ Status select_hyperslab(hid_t dataset, const std::vector<int64_t>& dims,
     H5Sselect_none(memory_space.get());
     return ok_status();
   }
-  if (H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, h_start.data(), nullptr,
-                          h_count.data(), nullptr) < 0) {
+  if (H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, h_start.data(), nullptr, h_count.data(),
+                          nullptr) < 0) {
     return error_from_stack(ErrorCode::kInvalidArgument, "selecting a hyperslab of " + what);
   }
   memory_space = Id(H5Screate_simple(static_cast<int>(h_count.size()), h_count.data(), nullptr));
@@ -703,8 +712,8 @@ Status Dataset::write(DType dtype, const void* data, const std::vector<int64_t>&
   if ((stored == DType::boolean) != (dtype == DType::boolean)) {
     converted.resize(elements * dtype_size(stored) + 1);
     const Shape5 shape(1, 1, 1, 1, static_cast<int64_t>(elements));
-    const AnyArray source = AnyArray::wrap(dtype, const_cast<void*>(data), shape,
-                                           contiguous_strides(shape), {});
+    const AnyArray source =
+        AnyArray::wrap(dtype, const_cast<void*>(data), shape, contiguous_strides(shape), {});
     const AnyArray target =
         AnyArray::wrap(stored, converted.data(), shape, contiguous_strides(shape), {});
     GROVE_RETURN_IF_ERROR(source.copy_into(target));
@@ -718,13 +727,36 @@ Status Dataset::write(DType dtype, const void* data, const std::vector<int64_t>&
   return ok_status();
 }
 
-Result<AnyArray> Dataset::read_array(std::string_view axes) const {
+Result<AnyArray> Dataset::read_array(std::string_view axes, const std::vector<int64_t>& start,
+                                     const std::vector<int64_t>& count) const {
   GROVE_RETURN_IF_ERROR(io::validate_axes(axes, dims_.size()));
   GROVE_ASSIGN_OR_RETURN(DType type, dtype());
-  const Shape5 shape = io::shape_from_stored(dims_, axes);
+  const std::vector<int64_t>& extents = count.empty() ? dims_ : count;
+  const Shape5 shape = io::shape_from_stored(extents, axes);
   GROVE_ASSIGN_OR_RETURN(AnyArray buffer, AnyArray::allocate_uninitialized(type, shape));
-  GROVE_RETURN_IF_ERROR(read(type, buffer.raw_data()));
-  return io::stored_buffer_to_grove(buffer, dims_, axes, shape);
+  GROVE_RETURN_IF_ERROR(read(type, buffer.raw_data(), start, count));
+  return io::stored_buffer_to_grove(buffer, extents, axes, shape);
+}
+
+Status Dataset::write_array(const AnyArray& data, std::string_view axes,
+                            const std::vector<int64_t>& start) {
+  GROVE_RETURN_IF_ERROR(io::validate_axes(axes, dims_.size()));
+  GROVE_ASSIGN_OR_RETURN(DType type, dtype());
+  for (int a = 0; a < kRank; ++a) {
+    if (data.shape()[a] != 1 && axes.find(kAxisNames[a]) == std::string_view::npos) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "{}: the data has extent {} along {}, which axes '{}' do not store",
+                        describe(), data.shape()[a], kAxisNames[a], axes);
+    }
+  }
+  const std::vector<int64_t> count = io::stored_dims(data.shape(), axes);
+  std::vector<int64_t> origin = start.empty() ? std::vector<int64_t>(dims_.size(), 0) : start;
+  // Lay the data out in the stored order and dtype, then write the hyperslab.
+  GROVE_ASSIGN_OR_RETURN(AnyArray buffer, AnyArray::allocate_uninitialized(type, data.shape()));
+  const AnyArray stored = AnyArray::wrap(type, buffer.raw_data(), data.shape(),
+                                         io::strides_of_stored(count, axes), buffer.buffer());
+  GROVE_RETURN_IF_ERROR(data.copy_into(stored));
+  return write(type, buffer.raw_data(), origin, count);
 }
 
 Result<std::vector<std::string>> Dataset::read_strings() const {
@@ -859,7 +891,8 @@ Result<Group> Group::open_group(std::string_view path) const {
     return make_error(ErrorCode::kInvalidArgument, "{}{} is not a group", file_name_, full);
   }
   Id group(H5Gopen2(id(), full.c_str(), H5P_DEFAULT));
-  if (!group.valid()) return error_from_stack(ErrorCode::kCorrupt, "opening group " + file_name_ + full);
+  if (!group.valid())
+    return error_from_stack(ErrorCode::kCorrupt, "opening group " + file_name_ + full);
   return Group(std::move(group), file_name_, full);
 }
 
@@ -871,7 +904,8 @@ Result<Group> Group::create_group(std::string_view path) {
   }
   Id plist = parents_plist();
   Id group(H5Gcreate2(id(), full.c_str(), plist.get(), H5P_DEFAULT, H5P_DEFAULT));
-  if (!group.valid()) return error_from_stack(ErrorCode::kIo, "creating group " + file_name_ + full);
+  if (!group.valid())
+    return error_from_stack(ErrorCode::kIo, "creating group " + file_name_ + full);
   return Group(std::move(group), file_name_, full);
 }
 
@@ -916,8 +950,8 @@ Result<Dataset> Group::create_dataset(std::string_view path, DType dtype,
     }
     HsizeVector chunks;
     for (size_t i = 0; i < dims.size(); ++i) {
-      chunks.push_back(static_cast<hsize_t>(std::clamp<int64_t>(options.chunks[i], 1,
-                                                                std::max<int64_t>(dims[i], 1))));
+      chunks.push_back(static_cast<hsize_t>(
+          std::clamp<int64_t>(options.chunks[i], 1, std::max<int64_t>(dims[i], 1))));
     }
     H5Pset_chunk(plist.get(), static_cast<int>(chunks.size()), chunks.data());
     if (options.shuffle) H5Pset_shuffle(plist.get());
@@ -934,8 +968,8 @@ Result<Dataset> Group::create_dataset(std::string_view path, DType dtype,
       // Optional, as h5py sets them: a chunk the filter cannot shrink is stored raw.
       if (H5Pset_filter(plist.get(), filter, H5Z_FLAG_OPTIONAL, options.plugin_parameters.size(),
                         options.plugin_parameters.data()) < 0) {
-        return error_from_stack(ErrorCode::kIo, "setting up filter " +
-                                                    filter_name(options.plugin_filter));
+        return error_from_stack(ErrorCode::kIo,
+                                "setting up filter " + filter_name(options.plugin_filter));
       }
     }
   } else if (options.gzip_level >= 0 || options.shuffle || options.plugin_filter > 0) {
@@ -995,8 +1029,8 @@ Status Group::write_strings(std::string_view path, const std::vector<std::string
   for (const auto& v : values) pointers.push_back(v.c_str());
   Id dataset(H5Dcreate2(id(), full.c_str(), type.get(), space.get(), links.get(), H5P_DEFAULT,
                         H5P_DEFAULT));
-  if (!dataset.valid() || (!values.empty() && H5Dwrite(dataset.get(), type.get(), H5S_ALL,
-                                                       H5S_ALL, H5P_DEFAULT, pointers.data()) < 0)) {
+  if (!dataset.valid() || (!values.empty() && H5Dwrite(dataset.get(), type.get(), H5S_ALL, H5S_ALL,
+                                                       H5P_DEFAULT, pointers.data()) < 0)) {
     return error_from_stack(ErrorCode::kIo, "writing string dataset " + file_name_ + full);
   }
   return ok_status();
@@ -1047,7 +1081,8 @@ Result<File> File::create(const std::string& path, bool overwrite) {
   Lock lock;
   // Default (earliest) format version: files stay readable by older HDF5 (ilastik, Fiji).
   Id file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
-  if (!file.valid()) return error_from_stack(ErrorCode::kIo, path + ": cannot create the HDF5 file");
+  if (!file.valid())
+    return error_from_stack(ErrorCode::kIo, path + ": cannot create the HDF5 file");
   Id root(H5Gopen2(file.get(), "/", H5P_DEFAULT));
   if (!root.valid()) return error_from_stack(ErrorCode::kIo, path + ": cannot open the root group");
   return File(std::move(file), std::move(root), path);

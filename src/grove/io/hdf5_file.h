@@ -134,13 +134,12 @@ class Object {
 
   // Writes (replacing) attributes. Strings are written as variable-length UTF-8, as h5py does.
   template <class T>
-    requires std::is_arithmetic_v<T>
-  Status write_attribute(std::string_view name, T value) {
+  requires std::is_arithmetic_v<T> Status write_attribute(std::string_view name, T value) {
     return write_attribute_numeric(name, dtype_of<T>, &value, {});
   }
   template <class T>
-    requires std::is_arithmetic_v<T>
-  Status write_attribute(std::string_view name, const std::vector<T>& values) {
+  requires std::is_arithmetic_v<T> Status write_attribute(std::string_view name,
+                                                          const std::vector<T>& values) {
     return write_attribute_numeric(name, dtype_of<T>, values.data(),
                                    {static_cast<int64_t>(values.size())});
   }
@@ -221,8 +220,14 @@ class Dataset : public Object {
     }
     return values[0];
   }
-  // The whole dataset as an array of up to 5 dims, laid into t,z,y,x,c by axes (e.g. "zyx").
-  Result<AnyArray> read_array(std::string_view axes) const;
+  // The dataset (or the hyperslab [start, start+count) of it) as a t,z,y,x,c array: axes names
+  // the stored dims (e.g. "zyx", "txyc"), rank <= 5.
+  Result<AnyArray> read_array(std::string_view axes, const std::vector<int64_t>& start = {},
+                              const std::vector<int64_t>& count = {}) const;
+  // Writes a t,z,y,x,c array (any dtype, converted) into the stored dims named by axes, at start
+  // (empty: the origin); the array's extents give the hyperslab's.
+  Status write_array(const AnyArray& data, std::string_view axes,
+                     const std::vector<int64_t>& start = {});
 
   // Strings (fixed or variable length), flattened.
   Result<std::vector<std::string>> read_strings() const;
@@ -263,9 +268,9 @@ class Group : public Object {
 
   // Conveniences for small datasets.
   template <class T>
-    requires std::is_arithmetic_v<T>
-  Status write_dataset(std::string_view path, const std::vector<T>& values,
-                       std::vector<int64_t> dims = {}) {
+  requires std::is_arithmetic_v<T> Status write_dataset(std::string_view path,
+                                                        const std::vector<T>& values,
+                                                        std::vector<int64_t> dims = {}) {
     if (dims.empty()) dims = {static_cast<int64_t>(values.size())};
     GROVE_ASSIGN_OR_RETURN(Dataset dataset, create_dataset(path, dtype_of<T>, dims));
     return dataset.write(dtype_of<T>, values.data());

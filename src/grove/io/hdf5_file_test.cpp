@@ -65,7 +65,8 @@ TEST(Hdf5File, GroupsDatasetsAndAttributesRoundTrip) {
   EXPECT_EQ(group.read_attribute<double>("scale").value(), 0.5);
   EXPECT_EQ(group.read_attribute_vector<int>("sizes").value(), (std::vector<int>{3, 4, 5}));
   EXPECT_EQ(group.read_string_attribute("slice").value(), "[0:1,5:20]");
-  EXPECT_EQ(group.read_string_attribute_vector("words").value(), (std::vector<std::string>{"x", "yy"}));
+  EXPECT_EQ(group.read_string_attribute_vector("words").value(),
+            (std::vector<std::string>{"x", "yy"}));
   EXPECT_TRUE(group.has_attribute("scale"));
   EXPECT_FALSE(group.has_attribute("nope"));
   auto names = group.attribute_names().value();
@@ -139,7 +140,8 @@ TEST(Hdf5File, ReadsH5pyStrings) {
   Dataset block = file.open_dataset("block").value();
   EXPECT_EQ(block.read_string_attribute("blockSlice").value(), "[0:2,0:3]");
   EXPECT_EQ(block.read_string_attribute("fixed_attr").value(), "xyz");
-  EXPECT_EQ(block.read_attribute_vector<double>("numbers").value(), (std::vector<double>{1.5, 2.5}));
+  EXPECT_EQ(block.read_attribute_vector<double>("numbers").value(),
+            (std::vector<double>{1.5, 2.5}));
   EXPECT_EQ(block.read_attribute<int>("flag").value(), 1);
   Dataset bools = file.open_dataset("bools").value();
   EXPECT_EQ(bools.dtype().value(), DType::boolean);
@@ -170,19 +172,47 @@ TEST(Hdf5File, H5pyReadsWhatGroveWrites) {
     ASSERT_TRUE(file.write_string("name", "grove").ok());
   }
   std::string output;
-  EXPECT_EQ(io::testing::run_python(
-                "import sys, h5py, numpy as np\n"
-                "with h5py.File(sys.argv[1], 'r') as f:\n"
-                "    d = f['g/data']\n"
-                "    assert d.dtype == np.uint16 and d.shape == (3, 4)\n"
-                "    assert (d[...] == np.arange(12).reshape(3, 4) * 1000).all()\n"
-                "    assert d.chunks == (2, 2) and d.compression == 'gzip' and d.shuffle\n"
-                "    assert d.attrs['axistags'] == '{\"axes\": []}'\n"
-                "    assert f['flags'].dtype == np.bool_ and list(f['flags'][...]) == [True, False]\n"
-                "    assert f['name'][()] in (b'grove', 'grove')\n",
-                {path}, &output),
-            0)
+  EXPECT_EQ(
+      io::testing::run_python(
+          "import sys, h5py, numpy as np\n"
+          "with h5py.File(sys.argv[1], 'r') as f:\n"
+          "    d = f['g/data']\n"
+          "    assert d.dtype == np.uint16 and d.shape == (3, 4)\n"
+          "    assert (d[...] == np.arange(12).reshape(3, 4) * 1000).all()\n"
+          "    assert d.chunks == (2, 2) and d.compression == 'gzip' and d.shuffle\n"
+          "    assert d.attrs['axistags'] == '{\"axes\": []}'\n"
+          "    assert f['flags'].dtype == np.bool_ and list(f['flags'][...]) == [True, False]\n"
+          "    assert f['name'][()] in (b'grove', 'grove')\n",
+          {path}, &output),
+      0)
       << output;
+}
+
+TEST(Hdf5File, ArraysInAnyAxisOrder) {
+  TempDir dir;
+  File file = File::create(dir.file("arrays.h5")).value();
+  // Stored as (x=4, y=3); written and read as t,z,y,x,c arrays.
+  Dataset d = file.create_dataset("xy", DType::i32, {4, 3}).value();
+  AnyArray image = AnyArray::allocate(DType::i32, Shape5(1, 1, 3, 4, 1)).value();
+  for (int y = 0; y < 3; ++y)
+    for (int x = 0; x < 4; ++x) image.view<int32_t>()(0, 0, y, x, 0) = 10 * y + x;
+  ASSERT_TRUE(d.write_array(image, "xy").ok());
+  std::vector<int32_t> raw = d.read_vector<int32_t>().value();
+  EXPECT_EQ(raw[1 * 3 + 2], 21);  // stored (x=1, y=2)
+  const AnyArray back = d.read_array("xy").value();
+  EXPECT_TRUE(io::testing::arrays_equal(back, image));
+  // A hyperslab: x 1..3, y 1..2.
+  const AnyArray part = d.read_array("xy", {1, 1}, {3, 2}).value();
+  EXPECT_EQ(part.shape(), Shape5(1, 1, 2, 3, 1));
+  EXPECT_EQ(part.view<int32_t>()(0, 0, 1, 2, 0), 23);
+  // Writing a block at an offset, converted from float.
+  AnyArray block = AnyArray::allocate(DType::f32, Shape5(1, 1, 1, 2, 1)).value();
+  block.view<float>()(0, 0, 0, 0, 0) = -1.0f;
+  block.view<float>()(0, 0, 0, 1, 0) = -2.0f;
+  ASSERT_TRUE(d.write_array(block, "xy", {2, 0}).ok());
+  EXPECT_EQ(d.read_array("xy").value().view<int32_t>()(0, 0, 0, 3, 0), -2);
+  EXPECT_FALSE(
+      d.write_array(AnyArray::allocate(DType::i32, Shape5(1, 2, 1, 1, 1)).value(), "xy").ok());
 }
 
 // Many threads reading at once: the library lock serializes HDF5 itself.

@@ -31,24 +31,29 @@ TEST(Hdf5Image, ReadsIlastikAxistags) {
   GROVE_REQUIRE_PYTHON("h5py, numpy");
   TempDir dir;
   std::string output;
-  ASSERT_EQ(testing::run_python(
-                "import sys, json, h5py, numpy as np\n"
-                "d = sys.argv[1]\n"
-                "a = " + numpy_pattern("float32", "(3, 5, 4, 2)") + "\n"
-                "tags = {'axes': [{'key': k, 'typeFlags': f, 'resolution': r, 'description': ''}\n"
-                "        for k, f, r in [('t', 8, 2.0), ('x', 2, 0.5), ('y', 2, 0.25), ('c', 1, 0)]]}\n"
-                "with h5py.File(d + '/txyc.h5', 'w') as f:\n"
-                "    ds = f.create_dataset('exported_data', data=a, chunks=(1, 3, 2, 1), compression='gzip')\n"
-                "    ds.attrs['axistags'] = json.dumps(tags)\n"
-                "np.save(d + '/expected.npy', a.transpose(0, 2, 1, 3))  # t, y, x, c\n"
-                "with h5py.File(d + '/guess.h5', 'w') as f:\n"
-                "    f['volume'] = np.zeros((50, 60, 55), np.uint8)\n"
-                "    f['rgb'] = np.zeros((100, 200, 3), np.uint8)\n"
-                "    f['scalar'] = 5\n"
-                "    f['text'] = 'hello'\n"
-                "    f['six'] = np.zeros((1, 1, 1, 1, 1, 2))\n",
-                {dir.path()}, &output),
-            0)
+  ASSERT_EQ(
+      testing::run_python(
+          "import sys, json, h5py, numpy as np\n"
+          "d = sys.argv[1]\n"
+          "a = " +
+              numpy_pattern("float32", "(3, 5, 4, 2)") +
+              "\n"
+              "tags = {'axes': [{'key': k, 'typeFlags': f, 'resolution': r, 'description': ''}\n"
+              "        for k, f, r in [('t', 8, 2.0), ('x', 2, 0.5), ('y', 2, 0.25), ('c', 1, "
+              "0)]]}\n"
+              "with h5py.File(d + '/txyc.h5', 'w') as f:\n"
+              "    ds = f.create_dataset('exported_data', data=a, chunks=(1, 3, 2, 1), "
+              "compression='gzip')\n"
+              "    ds.attrs['axistags'] = json.dumps(tags)\n"
+              "np.save(d + '/expected.npy', a.transpose(0, 2, 1, 3))  # t, y, x, c\n"
+              "with h5py.File(d + '/guess.h5', 'w') as f:\n"
+              "    f['volume'] = np.zeros((50, 60, 55), np.uint8)\n"
+              "    f['rgb'] = np.zeros((100, 200, 3), np.uint8)\n"
+              "    f['scalar'] = 5\n"
+              "    f['text'] = 'hello'\n"
+              "    f['six'] = np.zeros((1, 1, 1, 1, 1, 2))\n",
+          {dir.path()}, &output),
+      0)
       << output;
   auto reader = open_hdf5(dir.file("txyc.h5"), "");
   ASSERT_TRUE(reader.ok()) << reader.error().to_string();
@@ -110,21 +115,24 @@ TEST(Hdf5Image, WritesIlastikStyleFiles) {
   const std::string path = dir.file("out.h5");
   ASSERT_TRUE(write_image(path, data, options).ok());
   std::string output;
-  EXPECT_EQ(testing::run_python(
-                "import sys, json, h5py, numpy as np\n"
-                "with h5py.File(sys.argv[1], 'r') as f:\n"
-                "    d = f['exported_data']\n"
-                "    e = " + numpy_pattern("uint16", "(2, 3, 20, 30, 2)") + "\n"
-                "    assert d.shape == e.shape and d.dtype == e.dtype\n"
-                "    assert (d[...] == e).all()\n"
-                "    assert d.compression == 'gzip' and d.compression_opts == 6, d.compression\n"
-                "    tags = json.loads(d.attrs['axistags'])\n"
-                "    assert [a['key'] for a in tags['axes']] == list('tzyxc'), tags\n"
-                "    assert [a['typeFlags'] for a in tags['axes']] == [8, 2, 2, 2, 1]\n"
-                "    assert [a['resolution'] for a in tags['axes']] == [1, 2, 0.5, 0.5, 0]\n"
-                "    assert list(d.attrs['element_size_um']) == [2, 0.5, 0.5]\n",
-                {path}, &output),
-            0)
+  EXPECT_EQ(
+      testing::run_python(
+          "import sys, json, h5py, numpy as np\n"
+          "with h5py.File(sys.argv[1], 'r') as f:\n"
+          "    d = f['exported_data']\n"
+          "    e = " +
+              numpy_pattern("uint16", "(2, 3, 20, 30, 2)") +
+              "\n"
+              "    assert d.shape == e.shape and d.dtype == e.dtype\n"
+              "    assert (d[...] == e).all()\n"
+              "    assert d.compression == 'gzip' and d.compression_opts == 6, d.compression\n"
+              "    tags = json.loads(d.attrs['axistags'])\n"
+              "    assert [a['key'] for a in tags['axes']] == list('tzyxc'), tags\n"
+              "    assert [a['typeFlags'] for a in tags['axes']] == [8, 2, 2, 2, 1]\n"
+              "    assert [a['resolution'] for a in tags['axes']] == [1, 2, 0.5, 0.5, 0]\n"
+              "    assert list(d.attrs['element_size_um']) == [2, 0.5, 0.5]\n",
+          {path}, &output),
+      0)
       << output;
   // And grove reads back what it wrote, pixel size included.
   auto reader = open_image(path);
@@ -220,7 +228,8 @@ TEST(Hdf5Image, SubBoxReadsOnlyItsChunks) {
   EXPECT_TRUE(arrays_equal(*inside, data.crop(box).copy().value()));
   // A smaller box inside, not aligned to chunks, too.
   const Box5 unaligned({0, 20, 200, 300, 0}, {1, 70, 601, 700, 1});
-  EXPECT_TRUE(arrays_equal((*reader)->read(unaligned).value(), data.crop(unaligned).copy().value()));
+  EXPECT_TRUE(
+      arrays_equal((*reader)->read(unaligned).value(), data.crop(unaligned).copy().value()));
   // A box touching a corrupted chunk fails cleanly.
   auto touching = (*reader)->read(Box5({0, 0, 0, 0, 0}, {1, 20, 20, 20, 1}));
   ASSERT_FALSE(touching.ok());
@@ -234,15 +243,17 @@ TEST(Hdf5Image, ReadsPluginFilters) {
   std::string output;
   ASSERT_EQ(testing::run_python(
                 "import sys, h5py, numpy as np\n"
-                "a = " + numpy_pattern("int16", "(40, 50)") + "\n"
-                "with h5py.File(sys.argv[1] + '/lzf.h5', 'w') as f:\n"
-                "    f.create_dataset('data', data=a, chunks=(8, 8), compression='lzf')\n"
-                "try:\n"
-                "    with h5py.File(sys.argv[1] + '/blosc.h5', 'w') as f:\n"
-                "        f.create_dataset('data', data=a, chunks=(8, 8), compression=32001,\n"
-                "                         compression_opts=(0, 0, 0, 0, 5, 1, 1))\n"
-                "except Exception as e:\n"
-                "    print('no blosc:', e)\n",
+                "a = " +
+                    numpy_pattern("int16", "(40, 50)") +
+                    "\n"
+                    "with h5py.File(sys.argv[1] + '/lzf.h5', 'w') as f:\n"
+                    "    f.create_dataset('data', data=a, chunks=(8, 8), compression='lzf')\n"
+                    "try:\n"
+                    "    with h5py.File(sys.argv[1] + '/blosc.h5', 'w') as f:\n"
+                    "        f.create_dataset('data', data=a, chunks=(8, 8), compression=32001,\n"
+                    "                         compression_opts=(0, 0, 0, 0, 5, 1, 1))\n"
+                    "except Exception as e:\n"
+                    "    print('no blosc:', e)\n",
                 {dir.path()}, &output),
             0)
       << output;
@@ -251,10 +262,12 @@ TEST(Hdf5Image, ReadsPluginFilters) {
     if (!std::filesystem::exists(dir.file(name))) continue;
     auto reader = open_image(dir.file(name));
     ASSERT_TRUE(reader.ok()) << reader.error().to_string();
-    EXPECT_NE((*reader)->info().compression.find(name[0] == 'l' ? "lzf" : "blosc"), std::string::npos);
+    EXPECT_NE((*reader)->info().compression.find(name[0] == 'l' ? "lzf" : "blosc"),
+              std::string::npos);
     auto data = (*reader)->read_all();
-    ASSERT_TRUE(data.ok()) << name << ": " << data.error().to_string()
-                           << " (are hdf5-plugin-lzf and hdf5-filter-plugin-blosc-serial installed?)";
+    ASSERT_TRUE(data.ok())
+        << name << ": " << data.error().to_string()
+        << " (are hdf5-plugin-lzf and hdf5-filter-plugin-blosc-serial installed?)";
     EXPECT_TRUE(arrays_equal(*data, expected)) << name;
   }
   // grove writes them too.
@@ -271,13 +284,13 @@ TEST(Hdf5Image, ReadsPluginFilters) {
     // h5py decodes grove's LZF with its own filter.
     if (std::string(compression) == "lzf") {
       std::string check;
-      EXPECT_EQ(testing::run_python(
-                    "import sys, h5py, numpy as np\n"
-                    "with h5py.File(sys.argv[1], 'r') as f:\n"
-                    "    d = f['exported_data']\n"
-                    "    assert d.compression == 'lzf', d.compression\n"
-                    "    assert (d[..., 0] == " + numpy_pattern("int16", "(40, 50)") + ").all()\n",
-                    {path}, &check),
+      EXPECT_EQ(testing::run_python("import sys, h5py, numpy as np\n"
+                                    "with h5py.File(sys.argv[1], 'r') as f:\n"
+                                    "    d = f['exported_data']\n"
+                                    "    assert d.compression == 'lzf', d.compression\n"
+                                    "    assert (d[..., 0] == " +
+                                        numpy_pattern("int16", "(40, 50)") + ").all()\n",
+                                    {path}, &check),
                 0)
           << check;
     }
@@ -324,9 +337,12 @@ TEST(Hdf5Image, WriterIsAtomicAndThreadSafe) {
 }
 
 TEST(Hdf5Image, DefaultChunks) {
-  EXPECT_EQ(default_hdf5_chunks({1024, 1344, 1}, "yxc", DType::u8), (std::vector<int64_t>{256, 256, 1}));
-  EXPECT_EQ(default_hdf5_chunks({100, 1000, 1000}, "zyx", DType::f32), (std::vector<int64_t>{64, 64, 64}));
-  EXPECT_EQ(default_hdf5_chunks({10, 500, 500, 2}, "tyxc", DType::f32), (std::vector<int64_t>{1, 256, 256, 2}));
+  EXPECT_EQ(default_hdf5_chunks({1024, 1344, 1}, "yxc", DType::u8),
+            (std::vector<int64_t>{256, 256, 1}));
+  EXPECT_EQ(default_hdf5_chunks({100, 1000, 1000}, "zyx", DType::f32),
+            (std::vector<int64_t>{64, 64, 64}));
+  EXPECT_EQ(default_hdf5_chunks({10, 500, 500, 2}, "tyxc", DType::f32),
+            (std::vector<int64_t>{1, 256, 256, 2}));
   // Never above 4 MiB.
   const auto big = default_hdf5_chunks({100, 1000, 1000, 61}, "zyxc", DType::f64);
   int64_t bytes = 8;

@@ -97,11 +97,11 @@ inline bool python_has(const std::string& modules) {
   return run_python("import " + modules + "\n", {}) == 0;
 }
 
-#define GROVE_REQUIRE_PYTHON(modules)                                                   \
-  do {                                                                                  \
-    if (!::grove::io::testing::python_has(modules)) {                                   \
+#define GROVE_REQUIRE_PYTHON(modules)                                                    \
+  do {                                                                                   \
+    if (!::grove::io::testing::python_has(modules)) {                                    \
       GTEST_SKIP() << "python3 with " << (modules) << " is not available (test oracle)"; \
-    }                                                                                   \
+    }                                                                                    \
   } while (0)
 
 // CRC-32 of an array's elements in t,z,y,x,c C order (python: zlib.crc32(a.tobytes())).
@@ -157,12 +157,12 @@ inline std::string numpy_pattern(const std::string& dtype, const std::string& sh
 // Whether two arrays hold equal elements (shape, dtype and values).
 inline ::testing::AssertionResult arrays_equal(const AnyArray& a, const AnyArray& b) {
   if (a.dtype() != b.dtype()) {
-    return ::testing::AssertionFailure() << "dtypes differ: " << dtype_name(a.dtype()) << " vs "
-                                         << dtype_name(b.dtype());
+    return ::testing::AssertionFailure()
+           << "dtypes differ: " << dtype_name(a.dtype()) << " vs " << dtype_name(b.dtype());
   }
   if (a.shape() != b.shape()) {
-    return ::testing::AssertionFailure() << "shapes differ: " << a.shape().to_string() << " vs "
-                                         << b.shape().to_string();
+    return ::testing::AssertionFailure()
+           << "shapes differ: " << a.shape().to_string() << " vs " << b.shape().to_string();
   }
   const AnyArray ca = a.contiguous_or_copy().value(), cb = b.contiguous_or_copy().value();
   const auto* pa = static_cast<const unsigned char*>(ca.raw_data());

@@ -1,10 +1,10 @@
 #include "grove/io/jpeg.h"
 
 // jpeglib.h needs FILE and size_t declared first.
+#include <jerror.h>
+#include <jpeglib.h>
 #include <cstdio>
 #include <cstring>
-#include <jpeglib.h>
-#include <jerror.h>
 
 #include <algorithm>
 #include <csetjmp>
@@ -119,7 +119,8 @@ bool write_jpeg_file(std::FILE* file, jpeg_compress_struct& info, JpegError& err
   jpeg_start_compress(&info, TRUE);
   const size_t row_bytes = static_cast<size_t>(settings.width) * settings.channels;
   while (info.next_scanline < info.image_height) {
-    JSAMPROW row = const_cast<unsigned char*>(pixels) + static_cast<size_t>(info.next_scanline) * row_bytes;
+    JSAMPROW row =
+        const_cast<unsigned char*>(pixels) + static_cast<size_t>(info.next_scanline) * row_bytes;
     jpeg_write_scanlines(&info, &row, 1);
   }
   jpeg_finish_compress(&info);
@@ -249,6 +250,18 @@ Result<std::unique_ptr<ImageReader>> open_jpeg(const std::string& path) {
       signature[1] != 0xD8 || signature[2] != 0xFF) {
     return make_error(ErrorCode::kCorrupt, "not a JPEG file (bad signature)");
   }
+  // A cut-off file lacks the end-of-image marker (FF D9) near its end: catch it without decoding.
+  {
+    const int64_t tail_size = std::min<int64_t>(file_size, 65536);
+    std::string tail(static_cast<size_t>(tail_size), '\0');
+    if (std::fseek(file.get(), static_cast<long>(file_size - tail_size), SEEK_SET) != 0 ||
+        std::fread(tail.data(), 1, tail.size(), file.get()) != tail.size()) {
+      return make_error(ErrorCode::kIo, "cannot read the file: {}", std::strerror(errno));
+    }
+    if (tail.find("\xff\xd9") == std::string::npos) {
+      return make_error(ErrorCode::kCorrupt, "the JPEG is truncated (no end-of-image marker)");
+    }
+  }
   std::rewind(file.get());
   jpeg_decompress_struct info{};
   JpegError error;
@@ -258,8 +271,9 @@ Result<std::unique_ptr<ImageReader>> open_jpeg(const std::string& path) {
   jpeg_destroy_decompress(&info);
   if (!ok) return make_error(ErrorCode::kCorrupt, "not a readable JPEG: {}", error.message);
   // JPEG rarely compresses beyond a few hundred to one, even on flat images.
-  GROVE_RETURN_IF_ERROR(check_plausible_size(
-      int64_t{header.width} * header.height * header.channels, file_size, 2000.0, "the JPEG header"));
+  GROVE_RETURN_IF_ERROR(
+      check_plausible_size(int64_t{header.width} * header.height * header.channels, file_size,
+                           2000.0, "the JPEG header"));
   ImageInfo info_out;
   info_out.format = "jpeg";
   info_out.dtype = DType::u8;
@@ -292,7 +306,8 @@ Result<std::unique_ptr<ImageWriter>> create_jpeg(const std::string& path, const 
   if (shape.x() > 65500 || shape.y() > 65500) {
     return make_error(ErrorCode::kUnsupported, "JPEG images are limited to 65500 rows and columns");
   }
-  const int quality = options.compression_level >= 0 ? std::clamp(options.compression_level, 1, 100) : 95;
+  const int quality =
+      options.compression_level >= 0 ? std::clamp(options.compression_level, 1, 100) : 95;
   GROVE_ASSIGN_OR_RETURN(AtomicOutput output, AtomicOutput::prepare(path, options.overwrite));
   GROVE_ASSIGN_OR_RETURN(AnyArray image, AnyArray::allocate(DType::u8, shape));
   return std::unique_ptr<ImageWriter>(

@@ -30,25 +30,26 @@ TEST(Jpeg, ReadsWhatPilWrites) {
   GROVE_REQUIRE_PYTHON("numpy, PIL");
   TempDir dir;
   std::string output;
-  ASSERT_EQ(testing::run_python(
-                "import sys, numpy as np\n"
-                "from PIL import Image\n"
-                "d = sys.argv[1]\n"
-                "y, x = np.mgrid[0:60, 0:80]\n"
-                "g = ((np.sin(x / 7.0) + np.cos(y / 5.0)) * 60 + 128).astype(np.uint8)\n"
-                "rgb = np.stack([g, 255 - g, (g // 2 + 40)], -1).astype(np.uint8)\n"
-                "for name, a in [('gray', g), ('rgb', rgb)]:\n"
-                "    Image.fromarray(a).save(f'{d}/{name}.jpg', quality=90)\n"
-                "    e = np.asarray(Image.open(f'{d}/{name}.jpg'))\n"
-                "    if e.ndim == 2: e = e[:, :, None]\n"
-                "    np.save(f'{d}/{name}.npy', np.ascontiguousarray(e[None, None]))\n",
-                {dir.path()}, &output),
-            0)
+  ASSERT_EQ(
+      testing::run_python("import sys, numpy as np\n"
+                          "from PIL import Image\n"
+                          "d = sys.argv[1]\n"
+                          "y, x = np.mgrid[0:60, 0:80]\n"
+                          "g = ((np.sin(x / 7.0) + np.cos(y / 5.0)) * 60 + 128).astype(np.uint8)\n"
+                          "rgb = np.stack([g, 255 - g, (g // 2 + 40)], -1).astype(np.uint8)\n"
+                          "for name, a in [('gray', g), ('rgb', rgb)]:\n"
+                          "    Image.fromarray(a).save(f'{d}/{name}.jpg', quality=90)\n"
+                          "    e = np.asarray(Image.open(f'{d}/{name}.jpg'))\n"
+                          "    if e.ndim == 2: e = e[:, :, None]\n"
+                          "    np.save(f'{d}/{name}.npy', np.ascontiguousarray(e[None, None]))\n",
+                          {dir.path()}, &output),
+      0)
       << output;
   for (const char* name : {"gray", "rgb"}) {
     auto reader = open_jpeg(dir.file(std::string(name) + ".jpg"));
     ASSERT_TRUE(reader.ok()) << reader.error().to_string();
-    const AnyArray truth = open_npy(dir.file(std::string(name) + ".npy")).value()->read_all().value();
+    const AnyArray truth =
+        open_npy(dir.file(std::string(name) + ".npy")).value()->read_all().value();
     EXPECT_EQ((*reader)->info().shape, truth.shape());
     const AnyArray data = (*reader)->read_all().value();
     EXPECT_LE(max_difference(data, truth), 1) << name;
@@ -64,7 +65,8 @@ TEST(Jpeg, WriteAndReadBack) {
     auto view = image.view<uint8_t>();
     for (int64_t y = 0; y < 48; ++y)
       for (int64_t x = 0; x < 64; ++x)
-        for (int64_t c = 0; c < channels; ++c) view(0, 0, y, x, c) = static_cast<uint8_t>(60 + y * 2 + x + c * 10);
+        for (int64_t c = 0; c < channels; ++c)
+          view(0, 0, y, x, c) = static_cast<uint8_t>(60 + y * 2 + x + c * 10);
     const std::string path = dir.file("out" + std::to_string(channels) + ".jpg");
     ASSERT_TRUE(write_image(path, image).ok());
     const AnyArray back = read_image(path).value();

@@ -15,8 +15,8 @@ namespace grove::io {
 namespace {
 
 constexpr size_t kMaxLiteral = 32;
-constexpr size_t kMaxOffset = 8192;            // 13 bits, plus one
-constexpr size_t kMaxMatch = 7 + 255 + 2;      // 264
+constexpr size_t kMaxOffset = 8192;        // 13 bits, plus one
+constexpr size_t kMaxMatch = 7 + 255 + 2;  // 264
 constexpr int kHashBits = 14;
 
 inline uint32_t hash3(const uint8_t* p) {
@@ -163,9 +163,14 @@ void register_lzf_filter() {
   static bool registered = false;
   if (registered) return;
   registered = true;
-  static const H5Z_class2_t lzf_class = {
-      H5Z_CLASS_T_VERS, static_cast<H5Z_filter_t>(kFilterId), 1, 1, "lzf", nullptr, set_local,
-      filter};
+  static const H5Z_class2_t lzf_class = {H5Z_CLASS_T_VERS,
+                                         static_cast<H5Z_filter_t>(kFilterId),
+                                         1,
+                                         1,
+                                         "lzf",
+                                         nullptr,
+                                         set_local,
+                                         filter};
   H5Zregister(&lzf_class);
 }
 

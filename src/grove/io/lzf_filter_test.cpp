@@ -25,7 +25,8 @@ TEST(Lzf, RoundTrips) {
   std::vector<uint8_t> zeros(100000, 0);
   expect_round_trip(zeros);
   std::vector<uint8_t> pattern(70000);
-  for (size_t i = 0; i < pattern.size(); ++i) pattern[i] = static_cast<uint8_t>((i * 37 + 11) % 251);
+  for (size_t i = 0; i < pattern.size(); ++i)
+    pattern[i] = static_cast<uint8_t>((i * 37 + 11) % 251);
   expect_round_trip(pattern);
   expect_round_trip({1});
   expect_round_trip({1, 2});

@@ -152,24 +152,26 @@ class NpyReader final : public ImageReader {
 
   Result<AnyArray> read(const Box5& box) override {
     GROVE_RETURN_IF_ERROR(check_box_inside(box, info_.shape));
-    GROVE_ASSIGN_OR_RETURN(AnyArray out, AnyArray::allocate_uninitialized(info_.dtype, box.shape()));
+    GROVE_ASSIGN_OR_RETURN(AnyArray out,
+                           AnyArray::allocate_uninitialized(info_.dtype, box.shape()));
     if (box.empty()) return out;
     const size_t element = dtype_size(info_.dtype);
     // Swapped values are moved as unsigned integers of the same size, so no float value is
     // ever formed from the foreign byte order.
     DType layout = info_.dtype;
-    if (header_.big_endian) layout = element == 2 ? DType::u16 : element == 4 ? DType::u32 : DType::u64;
-    const AnyArray whole = AnyArray::wrap(layout, data_pointer(), info_.shape, file_strides(), mapping_);
+    if (header_.big_endian)
+      layout = element == 2 ? DType::u16 : element == 4 ? DType::u32 : DType::u64;
+    const AnyArray whole =
+        AnyArray::wrap(layout, data_pointer(), info_.shape, file_strides(), mapping_);
     const AnyArray target = AnyArray::wrap(layout, out.raw_data(), out.shape(), out.strides(), {});
     GROVE_RETURN_IF_ERROR(whole.crop(box).copy_into(target));
-    if (header_.big_endian) byteswap_in_place(out.raw_data(), static_cast<size_t>(out.size()), element);
+    if (header_.big_endian)
+      byteswap_in_place(out.raw_data(), static_cast<size_t>(out.size()), element);
     return out;
   }
 
  private:
-  void* data_pointer() const {
-    return static_cast<char*>(mapping_.get()) + header_.data_offset;
-  }
+  void* data_pointer() const { return static_cast<char*>(mapping_.get()) + header_.data_offset; }
   // Element strides of the file's layout, in t,z,y,x,c.
   Strides5 file_strides() const {
     if (!header_.fortran_order) return strides_of_stored(header_.dims, axes_);
@@ -225,12 +227,14 @@ class NpyWriter final : public ImageWriter {
   Status commit() override {
     if (committed_) return ok_status();
     if (mapping_ && ::msync(mapping_.get(), static_cast<size_t>(file_size_), MS_SYNC) != 0) {
-      return make_error(ErrorCode::kIo, "writing {}: {}", output_.final_path(), std::strerror(errno));
+      return make_error(ErrorCode::kIo, "writing {}: {}", output_.final_path(),
+                        std::strerror(errno));
     }
     mapping_.reset();
     if (::close(fd_) != 0) {
       fd_ = -1;
-      return make_error(ErrorCode::kIo, "writing {}: {}", output_.final_path(), std::strerror(errno));
+      return make_error(ErrorCode::kIo, "writing {}: {}", output_.final_path(),
+                        std::strerror(errno));
     }
     fd_ = -1;
     GROVE_RETURN_IF_ERROR(output_.commit());
@@ -314,7 +318,8 @@ Result<NpyHeader> parse_npy_header(const std::string& bytes) {
     int64_t value = 0;
     while (position < shape.size() && std::isdigit(static_cast<unsigned char>(shape[position]))) {
       if (value > (int64_t{1} << 50)) {
-        return make_error(ErrorCode::kCorrupt, "the .npy header has an absurd extent in '{}'", shape);
+        return make_error(ErrorCode::kCorrupt, "the .npy header has an absurd extent in '{}'",
+                          shape);
       }
       value = value * 10 + (shape[position] - '0');
       ++position;
@@ -336,7 +341,8 @@ Result<std::unique_ptr<ImageReader>> open_npy(const std::string& path) {
   if (head.size() >= 12 && static_cast<unsigned char>(head[6]) >= 2) {
     // Version 2/3 headers may be longer than the first read.
     size_t length = 0;
-    for (int i = 0; i < 4; ++i) length |= static_cast<size_t>(static_cast<unsigned char>(head[8 + i])) << (8 * i);
+    for (int i = 0; i < 4; ++i)
+      length |= static_cast<size_t>(static_cast<unsigned char>(head[8 + i])) << (8 * i);
     if (length + 12 > head.size() && length < (size_t{1} << 24) &&
         static_cast<int64_t>(length + 12) <= file.size()) {
       head.resize(length + 12);
@@ -397,8 +403,8 @@ Result<std::unique_ptr<ImageWriter>> create_npy(const std::string& path, const S
     shape_text += dims.size() == 1 ? "," : (i + 1 < dims.size() ? ", " : "");
   }
   shape_text += ")";
-  std::string dict = "{'descr': '" + descr_of(dtype) + "', 'fortran_order': False, 'shape': " +
-                     shape_text + ", }";
+  std::string dict =
+      "{'descr': '" + descr_of(dtype) + "', 'fortran_order': False, 'shape': " + shape_text + ", }";
   // Pad with spaces so the data starts at a multiple of 64 bytes; end with a newline.
   int version = 1;
   size_t prefix = 10;
@@ -426,7 +432,8 @@ Result<std::unique_ptr<ImageWriter>> create_npy(const std::string& path, const S
   const int64_t file_size = static_cast<int64_t>(header.size()) + data_bytes;
 
   GROVE_ASSIGN_OR_RETURN(AtomicOutput output, AtomicOutput::prepare(path, options.overwrite));
-  const int fd = ::open(output.temporary_path().c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int fd =
+      ::open(output.temporary_path().c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
     return make_error(ErrorCode::kIo, "cannot create {}: {}", output.temporary_path(),
                       std::strerror(errno));
@@ -442,7 +449,8 @@ Result<std::unique_ptr<ImageWriter>> create_npy(const std::string& path, const S
   if (!mapping) {
     const int error = errno;
     ::close(fd);
-    return make_error(ErrorCode::kIo, "cannot map {}: {}", output.temporary_path(), std::strerror(error));
+    return make_error(ErrorCode::kIo, "cannot map {}: {}", output.temporary_path(),
+                      std::strerror(error));
   }
   return std::unique_ptr<ImageWriter>(std::make_unique<NpyWriter>(
       std::move(output), fd, std::move(mapping), static_cast<int64_t>(header.size()), file_size,

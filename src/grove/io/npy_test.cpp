@@ -14,7 +14,7 @@ using testing::numpy_pattern;
 using testing::pattern;
 using testing::TempDir;
 
-const char* const kDtypes[] = {"uint8", "uint16", "uint32", "uint64", "int8",  "int16",
+const char* const kDtypes[] = {"uint8", "uint16", "uint32",  "uint64",  "int8", "int16",
                                "int32", "int64",  "float32", "float64", "bool"};
 
 TEST(Npy, ParsesHeaders) {
@@ -54,9 +54,13 @@ TEST(Npy, WritesWhatNumpyReads) {
   for (DType dtype : kAllDTypes) {
     const std::string name(dtype_name(dtype));
     ASSERT_TRUE(write_image(dir.file(name + ".npy"), pattern(dtype, shape)).ok());
-    checks += "a = np.load(sys.argv[1] + '/" + name + ".npy')\n"
-              "e = " + numpy_pattern(name, "(5, 7, 3)") + "\n"
-              "assert a.dtype == e.dtype and a.shape == e.shape and (a == e).all(), '" + name + "'\n";
+    checks += "a = np.load(sys.argv[1] + '/" + name +
+              ".npy')\n"
+              "e = " +
+              numpy_pattern(name, "(5, 7, 3)") +
+              "\n"
+              "assert a.dtype == e.dtype and a.shape == e.shape and (a == e).all(), '" +
+              name + "'\n";
   }
   std::string output;
   EXPECT_EQ(testing::run_python(checks, {dir.path()}, &output), 0) << output;
@@ -71,15 +75,19 @@ TEST(Npy, ReadsWhatNumpyWrites) {
       "import sys, numpy as np\n"
       "from numpy.lib import format as fmt\n"
       "d = sys.argv[1]\n"
-      "for dt in " + std::string("['uint8','uint16','uint32','uint64','int8','int16','int32',"
-                                 "'int64','float32','float64','bool']") + ":\n"
-      "    a = " + numpy_pattern("' + dt + '", "(4, 6, 5)") + "\n"
-      "    np.save(f'{d}/{dt}_c.npy', a)\n"
-      "    np.save(f'{d}/{dt}_f.npy', np.asfortranarray(a))\n"
-      "    np.save(f'{d}/{dt}_be.npy', a.astype(a.dtype.newbyteorder('>')))\n"
-      "    for v in (2, 3):\n"
-      "        with open(f'{d}/{dt}_v{v}.npy', 'wb') as f:\n"
-      "            fmt.write_array(f, a, version=(v, 0))\n",
+      "for dt in " +
+          std::string("['uint8','uint16','uint32','uint64','int8','int16','int32',"
+                      "'int64','float32','float64','bool']") +
+          ":\n"
+          "    a = " +
+          numpy_pattern("' + dt + '", "(4, 6, 5)") +
+          "\n"
+          "    np.save(f'{d}/{dt}_c.npy', a)\n"
+          "    np.save(f'{d}/{dt}_f.npy', np.asfortranarray(a))\n"
+          "    np.save(f'{d}/{dt}_be.npy', a.astype(a.dtype.newbyteorder('>')))\n"
+          "    for v in (2, 3):\n"
+          "        with open(f'{d}/{dt}_v{v}.npy', 'wb') as f:\n"
+          "            fmt.write_array(f, a, version=(v, 0))\n",
       {dir.path()}, &output);
   ASSERT_EQ(status, 0) << output;
   for (DType dtype : kAllDTypes) {
@@ -121,13 +129,9 @@ TEST(Npy, HonoursWriteAxes) {
 TEST(Npy, BadInput) {
   TempDir dir;
   EXPECT_EQ(open_npy(dir.file("missing.npy")).error().code(), ErrorCode::kNotFound);
-  {
-    std::ofstream(dir.file("empty.npy"));
-  }
+  { std::ofstream(dir.file("empty.npy")); }
   EXPECT_FALSE(open_npy(dir.file("empty.npy")).ok());
-  {
-    std::ofstream(dir.file("garbage.npy")) << "this is not numpy at all";
-  }
+  { std::ofstream(dir.file("garbage.npy")) << "this is not numpy at all"; }
   EXPECT_EQ(open_npy(dir.file("garbage.npy")).error().code(), ErrorCode::kCorrupt);
   // Truncated: the header promises more data than the file holds.
   const std::string whole = dir.file("whole.npy");
@@ -140,7 +144,8 @@ TEST(Npy, BadInput) {
   EXPECT_NE(truncated.error().message().find("truncated"), std::string::npos);
   // Absurd shape in a tiny file: refused before any allocation.
   std::string header = std::string("\x93NUMPY\x01\x00", 8);
-  const std::string dict = "{'descr': '<f8', 'fortran_order': False, 'shape': (1000000000, 1000000000), }";
+  const std::string dict =
+      "{'descr': '<f8', 'fortran_order': False, 'shape': (1000000000, 1000000000), }";
   header += static_cast<char>(dict.size());
   header += '\0';
   header += dict;
@@ -155,13 +160,19 @@ TEST(Npy, WriterIsAtomic) {
   {
     auto writer = create_npy(path, Shape5(1, 1, 8, 8, 1), DType::u8, {});
     ASSERT_TRUE(writer.ok());
-    ASSERT_TRUE((*writer)->write(Box5::of(Shape5(1, 1, 8, 8, 1)), pattern(DType::u8, Shape5(1, 1, 8, 8, 1))).ok());
+    ASSERT_TRUE(
+        (*writer)
+            ->write(Box5::of(Shape5(1, 1, 8, 8, 1)), pattern(DType::u8, Shape5(1, 1, 8, 8, 1)))
+            .ok());
     EXPECT_FALSE(std::filesystem::exists(path));
   }
   // Never committed: nothing left behind.
   EXPECT_TRUE(dir.entries().empty());
   auto writer = create_npy(path, Shape5(1, 1, 8, 8, 1), DType::u8, {});
-  ASSERT_TRUE((*writer)->write(Box5::of(Shape5(1, 1, 8, 8, 1)), pattern(DType::u8, Shape5(1, 1, 8, 8, 1))).ok());
+  ASSERT_TRUE(
+      (*writer)
+          ->write(Box5::of(Shape5(1, 1, 8, 8, 1)), pattern(DType::u8, Shape5(1, 1, 8, 8, 1)))
+          .ok());
   ASSERT_TRUE((*writer)->commit().ok());
   EXPECT_TRUE(std::filesystem::exists(path));
   EXPECT_EQ(dir.entries().size(), 1u);

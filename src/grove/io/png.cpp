@@ -63,7 +63,8 @@ void destroy(PngReadState& state) {
 
 // Reads the header and sets up expansions. False on error (state.error says why).
 bool read_header(std::FILE* file, PngReadState& state, PngHeader& header) {
-  state.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &state.error, on_png_error, on_png_warning);
+  state.png =
+      png_create_read_struct(PNG_LIBPNG_VER_STRING, &state.error, on_png_error, on_png_warning);
   if (state.png == nullptr) {
     std::snprintf(state.error.message, sizeof(state.error.message), "out of memory");
     return false;
@@ -129,7 +130,8 @@ struct PngWriteSettings {
 
 bool write_png_file(std::FILE* file, PngWriteState& state, const PngWriteSettings& settings,
                     png_bytep* rows) {
-  state.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &state.error, on_png_error, on_png_warning);
+  state.png =
+      png_create_write_struct(PNG_LIBPNG_VER_STRING, &state.error, on_png_error, on_png_warning);
   if (state.png == nullptr) {
     std::snprintf(state.error.message, sizeof(state.error.message), "out of memory");
     return false;
@@ -245,13 +247,17 @@ class PngWriter final : public ImageWriter {
     if (options_.has_pixel_size && options_.pixel_unit[kX] == "µm" && options_.pixel_size[kX] > 0 &&
         options_.pixel_size[kY] > 0) {
       settings.physical = true;
-      settings.pixels_per_metre_x = static_cast<uint32_t>(std::lround(1e6 / options_.pixel_size[kX]));
-      settings.pixels_per_metre_y = static_cast<uint32_t>(std::lround(1e6 / options_.pixel_size[kY]));
+      settings.pixels_per_metre_x =
+          static_cast<uint32_t>(std::lround(1e6 / options_.pixel_size[kX]));
+      settings.pixels_per_metre_y =
+          static_cast<uint32_t>(std::lround(1e6 / options_.pixel_size[kY]));
     }
-    const size_t row_bytes = static_cast<size_t>(shape.x() * shape.c()) * dtype_size(image_.dtype());
+    const size_t row_bytes =
+        static_cast<size_t>(shape.x() * shape.c()) * dtype_size(image_.dtype());
     std::vector<png_bytep> rows(static_cast<size_t>(shape.y()));
     for (int64_t y = 0; y < shape.y(); ++y) {
-      rows[static_cast<size_t>(y)] = static_cast<png_bytep>(image_.raw_data()) + static_cast<size_t>(y) * row_bytes;
+      rows[static_cast<size_t>(y)] =
+          static_cast<png_bytep>(image_.raw_data()) + static_cast<size_t>(y) * row_bytes;
     }
     FilePointer file(std::fopen(output_.temporary_path().c_str(), "wb"));
     if (!file) {
@@ -291,6 +297,18 @@ Result<std::unique_ptr<ImageReader>> open_png(const std::string& path) {
   if (std::fread(signature, 1, 8, file.get()) != 8 || png_sig_cmp(signature, 0, 8) != 0) {
     return make_error(ErrorCode::kCorrupt, "not a PNG file (bad signature)");
   }
+  // A cut-off file lacks the closing IEND chunk: catch it without decoding the pixels.
+  {
+    const int64_t tail_size = std::min<int64_t>(file_size, 4096);
+    std::string tail(static_cast<size_t>(tail_size), '\0');
+    if (std::fseek(file.get(), static_cast<long>(file_size - tail_size), SEEK_SET) != 0 ||
+        std::fread(tail.data(), 1, tail.size(), file.get()) != tail.size()) {
+      return make_error(ErrorCode::kIo, "cannot read the file: {}", std::strerror(errno));
+    }
+    if (tail.find("IEND") == std::string::npos) {
+      return make_error(ErrorCode::kCorrupt, "the PNG is truncated (no IEND chunk at its end)");
+    }
+  }
   std::rewind(file.get());
   PngReadState state;
   PngHeader header;
@@ -299,8 +317,8 @@ Result<std::unique_ptr<ImageReader>> open_png(const std::string& path) {
   destroy(state);
   if (!ok) return make_error(ErrorCode::kCorrupt, "not a readable PNG: {}", message);
   // Deflate expands at most ~1032:1.
-  GROVE_RETURN_IF_ERROR(check_plausible_size(
-      static_cast<int64_t>(header.row_bytes) * header.height, file_size, 1100.0, "the PNG header"));
+  GROVE_RETURN_IF_ERROR(check_plausible_size(static_cast<int64_t>(header.row_bytes) * header.height,
+                                             file_size, 1100.0, "the PNG header"));
   ImageInfo info;
   info.format = "png";
   info.dtype = header.bit_depth == 16 ? DType::u16 : DType::u8;
@@ -335,7 +353,8 @@ Result<std::unique_ptr<ImageWriter>> create_png(const std::string& path, const S
                       "PNG holds 1 to 4 channels (gray, gray+alpha, RGB, RGBA), not {}", shape.c());
   }
   if (dtype != DType::u8 && dtype != DType::u16 && dtype != DType::boolean) {
-    return make_error(ErrorCode::kUnsupported, "PNG holds uint8 or uint16, not {}", dtype_name(dtype));
+    return make_error(ErrorCode::kUnsupported, "PNG holds uint8 or uint16, not {}",
+                      dtype_name(dtype));
   }
   if (shape.x() > 0x7fffffff || shape.y() > 0x7fffffff) {
     return make_error(ErrorCode::kUnsupported, "PNG images are limited to 2^31 rows and columns");

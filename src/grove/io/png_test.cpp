@@ -55,7 +55,8 @@ TEST(Png, ReadsWhatPilWrites) {
     SCOPED_TRACE(name);
     auto reader = open_png(dir.file(std::string(name) + ".png"));
     ASSERT_TRUE(reader.ok()) << reader.error().to_string();
-    const AnyArray truth = open_npy(dir.file(std::string(name) + ".npy")).value()->read_all().value();
+    const AnyArray truth =
+        open_npy(dir.file(std::string(name) + ".npy")).value()->read_all().value();
     EXPECT_EQ((*reader)->info().shape, truth.shape());
     auto data = (*reader)->read_all();
     ASSERT_TRUE(data.ok()) << data.error().to_string();
@@ -76,10 +77,15 @@ TEST(Png, WritesWhatPilReads) {
       const Shape5 shape(1, 1, 19, 23, channels);
       const std::string name = std::string(dtype_name(dtype)) + std::to_string(channels) + ".png";
       ASSERT_TRUE(write_image(dir.file(name), pattern(dtype, shape)).ok());
-      const std::string numpy_shape = channels == 1 ? "(19, 23)" : "(19, 23, " + std::to_string(channels) + ")";
-      checks += "a = np.asarray(Image.open(sys.argv[1] + '/" + name + "'))\n"
-                "e = " + numpy_pattern(std::string(dtype_name(dtype)), numpy_shape) + "\n"
-                "assert a.shape == e.shape and (a.astype(np.int64) == e).all(), '" + name + "'\n";
+      const std::string numpy_shape =
+          channels == 1 ? "(19, 23)" : "(19, 23, " + std::to_string(channels) + ")";
+      checks += "a = np.asarray(Image.open(sys.argv[1] + '/" + name +
+                "'))\n"
+                "e = " +
+                numpy_pattern(std::string(dtype_name(dtype)), numpy_shape) +
+                "\n"
+                "assert a.shape == e.shape and (a.astype(np.int64) == e).all(), '" +
+                name + "'\n";
     }
   }
   std::string output;
@@ -140,10 +146,13 @@ TEST(Png, BadInput) {
   put32(20, 100000);
   uLong crc = crc32(0, reinterpret_cast<const Bytef*>(header.data() + 12), 17);
   put32(29, static_cast<uint32_t>(crc));
-  std::ofstream(dir.file("absurd.png"), std::ios::binary) << header << bytes.substr(33, 200);
+  std::ofstream(dir.file("absurd.png"), std::ios::binary)
+      << header << bytes.substr(33, 200) << bytes.substr(bytes.size() - 12);
   auto absurd = open_png(dir.file("absurd.png"));
   ASSERT_FALSE(absurd.ok());
   EXPECT_EQ(absurd.error().code(), ErrorCode::kCorrupt) << absurd.error().to_string();
+  EXPECT_NE(absurd.error().message().find("claims"), std::string::npos)
+      << absurd.error().to_string();
 }
 
 }  // namespace

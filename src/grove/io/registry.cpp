@@ -81,10 +81,14 @@ bool is_container(Format format) {
   return format == Format::kHdf5 || format == Format::kZarr || format == Format::kN5;
 }
 
-// Adds "path" as context unless the message names it already.
+// Adds "path" as context unless the message names it (or the file it lies in) already.
 Error with_path(Error error, const std::string& path) {
-  bool named = error.message().find(path) != std::string::npos;
-  for (const auto& line : error.context()) named = named || line.find(path) != std::string::npos;
+  const std::string file = split_image_path(path).file;
+  auto names = [&](const std::string& text) {
+    return text.find(path) != std::string::npos || text.find(file) != std::string::npos;
+  };
+  bool named = names(error.message());
+  for (const auto& line : error.context()) named = named || names(line);
   if (!named) error.add_context(path);
   return error;
 }

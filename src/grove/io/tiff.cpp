@@ -63,7 +63,8 @@ class Handle {
     handle->tif_ = TIFFOpenExt(path.c_str(), mode, options);
     TIFFOpenOptionsFree(options);
     if (handle->tif_ == nullptr) {
-      return make_error(ErrorCode::kCorrupt, "libtiff cannot open it: {}",
+      return make_error(ErrorCode::kCorrupt,
+                        "cannot read the TIFF (truncated or corrupt?): libtiff: {}",
                         handle->take_error("unknown error"));
     }
     return handle;
@@ -181,8 +182,8 @@ Result<DType> dtype_of_layout(const PageLayout& l) {
   } else if (format == SAMPLEFORMAT_IEEEFP) {
     if (l.bits == 32) return DType::f32;
     if (l.bits == 64) return DType::f64;
-    return make_error(ErrorCode::kUnsupported, "{}-bit floating point TIFF samples are not supported",
-                      l.bits);
+    return make_error(ErrorCode::kUnsupported,
+                      "{}-bit floating point TIFF samples are not supported", l.bits);
   } else {
     return make_error(ErrorCode::kUnsupported, "TIFF sample format {} (complex?) is not supported",
                       l.sample_format);
@@ -238,6 +239,15 @@ Status check_page_data(TIFF* tif, const PageLayout& l, int64_t file_size, int64_
     return make_error(ErrorCode::kCorrupt, "page {} has size {}x{}", page, l.width, l.height);
   }
   const int64_t planes = l.separate_planes() ? l.samples : 1;
+  // Decoded bytes of the page, in double to survive absurd headers.
+  const double decoded = static_cast<double>(row_bytes(l, l.width)) * planes * l.height;
+  const double ratio = max_compression_ratio(l.compression);
+  if (decoded > static_cast<double>(file_size) * ratio + 65536.0) {
+    return make_error(ErrorCode::kCorrupt,
+                      "page {} claims {}x{} pixels ({:.0f} bytes), impossible for a file of {} "
+                      "bytes (corrupt header?)",
+                      page, l.width, l.height, decoded, file_size);
+  }
   int64_t expected = 0;
   if (l.tiled) {
     if (l.tile_width == 0 || l.tile_height == 0) {
@@ -271,9 +281,7 @@ Status check_page_data(TIFF* tif, const PageLayout& l, int64_t file_size, int64_
     }
     encoded += static_cast<int64_t>(bytes);
   }
-  // Decoded bytes of the page, in double to survive absurd headers.
-  const double decoded = static_cast<double>(row_bytes(l, l.width)) * planes * l.height;
-  const double limit = static_cast<double>(encoded) * max_compression_ratio(l.compression) + 65536.0;
+  const double limit = static_cast<double>(encoded) * ratio + 65536.0;
   if (decoded > limit) {
     return make_error(ErrorCode::kCorrupt,
                       "page {} claims {}x{} pixels ({:.0f} bytes) but holds only {} bytes of "
@@ -377,8 +385,8 @@ struct OmeMeta {
 
 // The attributes of the first element named name (any namespace prefix).
 std::vector<std::pair<std::string, std::string>> xml_attributes(const std::string& xml,
-                                                                 const std::string& name,
-                                                                 size_t* found_at = nullptr) {
+                                                                const std::string& name,
+                                                                size_t* found_at = nullptr) {
   std::vector<std::pair<std::string, std::string>> out;
   size_t position = 0;
   while ((position = xml.find(name, position)) != std::string::npos) {
@@ -495,13 +503,15 @@ ShapedMeta parse_shaped(const std::string& description) {
   if (document.contains("pixel_size") && document["pixel_size"].is_array() &&
       document["pixel_size"].size() == 4) {
     for (int i = 0; i < 4; ++i) {
-      if (document["pixel_size"][i].is_number()) meta.pixel_size[i] = document["pixel_size"][i].get<double>();
+      if (document["pixel_size"][i].is_number())
+        meta.pixel_size[i] = document["pixel_size"][i].get<double>();
     }
   }
   if (document.contains("pixel_unit") && document["pixel_unit"].is_array() &&
       document["pixel_unit"].size() == 4) {
     for (int i = 0; i < 4; ++i) {
-      if (document["pixel_unit"][i].is_string()) meta.pixel_unit[i] = document["pixel_unit"][i].get<std::string>();
+      if (document["pixel_unit"][i].is_string())
+        meta.pixel_unit[i] = document["pixel_unit"][i].get<std::string>();
     }
   }
   meta.present = true;
@@ -514,9 +524,9 @@ ShapedMeta parse_shaped(const std::string& description) {
 struct Target {
   // The output plane of one (t, z): y, x, c contiguous with C channels.
   unsigned char* plane = nullptr;
-  int64_t out_width = 0;     // x extent of the output box
-  int64_t out_channels = 0;  // c extent of the output box
-  int64_t y0 = 0, x0 = 0;    // box origin in the page
+  int64_t out_width = 0;       // x extent of the output box
+  int64_t out_channels = 0;    // c extent of the output box
+  int64_t y0 = 0, x0 = 0;      // box origin in the page
   int64_t channel_offset = 0;  // output channel of page sample 0 (may be negative)
 };
 
@@ -542,18 +552,19 @@ void copy_chunk(const unsigned char* chunk, int64_t chunk_y, int64_t chunk_x, in
     const unsigned char* source_row =
         chunk + (row - chunk_y) * chunk_row_bytes +
         (col_begin - chunk_x) * samples_in_chunk * static_cast<int64_t>(element);
-    unsigned char* out_row =
-        target.plane + ((row - target.y0) * out_row_elements +
-                        (col_begin - target.x0) * target.out_channels) *
-                           static_cast<int64_t>(element);
+    unsigned char* out_row = target.plane + ((row - target.y0) * out_row_elements +
+                                             (col_begin - target.x0) * target.out_channels) *
+                                                static_cast<int64_t>(element);
     if (whole_pixels) {
       std::memcpy(out_row, source_row,
                   static_cast<size_t>((col_end - col_begin) * samples_in_chunk) * element);
       continue;
     }
     for (int64_t col = 0; col < col_end - col_begin; ++col) {
-      const unsigned char* source_pixel = source_row + col * samples_in_chunk * static_cast<int64_t>(element);
-      unsigned char* out_pixel = out_row + col * target.out_channels * static_cast<int64_t>(element);
+      const unsigned char* source_pixel =
+          source_row + col * samples_in_chunk * static_cast<int64_t>(element);
+      unsigned char* out_pixel =
+          out_row + col * target.out_channels * static_cast<int64_t>(element);
       for (int64_t s = s_begin; s < s_end; ++s) {
         std::memcpy(out_pixel + out_channel(s) * static_cast<int64_t>(element),
                     source_pixel + s * static_cast<int64_t>(element), element);
@@ -637,8 +648,8 @@ class TiffReader final : public ImageReader {
           status = contiguous_ ? read_contiguous_page(page, box, target)
                                : read_page(*handle, page, box, target);
           if (!status.ok()) {
-            status = std::move(status).context(
-                fmt::format("reading page {} (t={}, z={}, channel page {})", page, t, z, page_channel));
+            status = std::move(status).context(fmt::format(
+                "reading page {} (t={}, z={}, channel page {})", page, t, z, page_channel));
           }
         }
       }
@@ -805,9 +816,10 @@ class TiffWriter final : public ImageWriter {
       for (int64_t t = box.begin.t(); t < box.end.t(); ++t) {
         for (int64_t z = box.begin.z(); z < box.end.z(); ++z) {
           for (int64_t page_channel = 0; page_channel < grid_.c; ++page_channel) {
-            const Box5 page_box({t - box.begin.t(), z - box.begin.z(), 0, 0, page_channel * samples_},
-                                {t - box.begin.t() + 1, z - box.begin.z() + 1, shape_.y(), shape_.x(),
-                                 (page_channel + 1) * samples_});
+            const Box5 page_box(
+                {t - box.begin.t(), z - box.begin.z(), 0, 0, page_channel * samples_},
+                {t - box.begin.t() + 1, z - box.begin.z() + 1, shape_.y(), shape_.x(),
+                 (page_channel + 1) * samples_});
             GROVE_RETURN_IF_ERROR(encode_page(converted.crop(page_box)));
           }
         }
@@ -815,7 +827,8 @@ class TiffWriter final : public ImageWriter {
       return ok_status();
     }
     GROVE_RETURN_IF_ERROR(ensure_scratch());
-    const AnyArray whole = AnyArray::wrap(dtype_, scratch_.get(), shape_, contiguous_strides(shape_), {});
+    const AnyArray whole =
+        AnyArray::wrap(dtype_, scratch_.get(), shape_, contiguous_strides(shape_), {});
     return data.copy_into(whole.crop(box));
   }
 
@@ -824,18 +837,21 @@ class TiffWriter final : public ImageWriter {
     if (committed_) return ok_status();
     const int64_t total = grid_.count();
     if (scratch_) {
-      const AnyArray whole = AnyArray::wrap(dtype_, scratch_.get(), shape_, contiguous_strides(shape_), {});
+      const AnyArray whole =
+          AnyArray::wrap(dtype_, scratch_.get(), shape_, contiguous_strides(shape_), {});
       while (next_page_ < total) {
         GROVE_RETURN_IF_ERROR(encode_page(whole.crop(page_box(next_page_))));
       }
     } else if (next_page_ < total) {
       // Pages never written are zeros.
-      GROVE_ASSIGN_OR_RETURN(AnyArray zeros,
-                             AnyArray::allocate(dtype_, Shape5(1, 1, shape_.y(), shape_.x(), samples_)));
+      GROVE_ASSIGN_OR_RETURN(
+          AnyArray zeros,
+          AnyArray::allocate(dtype_, Shape5(1, 1, shape_.y(), shape_.x(), samples_)));
       while (next_page_ < total) GROVE_RETURN_IF_ERROR(encode_page(zeros));
     }
     if (!handle_->close()) {
-      return make_error(ErrorCode::kIo, "writing {}: {}", output_.final_path(), handle_->take_error());
+      return make_error(ErrorCode::kIo, "writing {}: {}", output_.final_path(),
+                        handle_->take_error());
     }
     GROVE_RETURN_IF_ERROR(output_.commit());
     committed_ = true;
@@ -884,7 +900,8 @@ class TiffWriter final : public ImageWriter {
     const std::string name = output_.temporary_path() + ".scratch";
     scratch_fd_ = ::open(name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (scratch_fd_ < 0) {
-      return make_error(ErrorCode::kIo, "cannot create scratch file {}: {}", name, std::strerror(errno));
+      return make_error(ErrorCode::kIo, "cannot create scratch file {}: {}", name,
+                        std::strerror(errno));
     }
     // Unlinked at once: the space is freed however the process ends.
     ::unlink(name.c_str());
@@ -917,13 +934,15 @@ class TiffWriter final : public ImageWriter {
                                        : dtype_is_signed(dtype_) ? SAMPLEFORMAT_INT
                                                                  : SAMPLEFORMAT_UINT));
     TIFFSetField(tif, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG);
-    TIFFSetField(tif, TIFFTAG_PHOTOMETRIC, samples_ >= 3 ? PHOTOMETRIC_RGB : PHOTOMETRIC_MINISBLACK);
+    TIFFSetField(tif, TIFFTAG_PHOTOMETRIC,
+                 samples_ >= 3 ? PHOTOMETRIC_RGB : PHOTOMETRIC_MINISBLACK);
     if (samples_ == 4 || samples_ == 2) {
       const uint16_t extra = EXTRASAMPLE_UNASSALPHA;
       TIFFSetField(tif, TIFFTAG_EXTRASAMPLES, static_cast<uint16_t>(1), &extra);
     }
     TIFFSetField(tif, TIFFTAG_COMPRESSION, encode_.compression);
-    if (encode_.predictor != PREDICTOR_NONE) TIFFSetField(tif, TIFFTAG_PREDICTOR, encode_.predictor);
+    if (encode_.predictor != PREDICTOR_NONE)
+      TIFFSetField(tif, TIFFTAG_PREDICTOR, encode_.predictor);
     if (encode_.level >= 0) {
       if (encode_.compression == COMPRESSION_ADOBE_DEFLATE) {
         TIFFSetField(tif, TIFFTAG_ZIPQUALITY, std::clamp(encode_.level, 1, 9));
@@ -932,7 +951,8 @@ class TiffWriter final : public ImageWriter {
       }
     }
     // Strips of about 128 KiB: small enough for sub-box reads, large enough to compress well.
-    const int64_t rows_per_strip = std::clamp<int64_t>((int64_t{128} << 10) / std::max<int64_t>(row, 1), 1, height);
+    const int64_t rows_per_strip =
+        std::clamp<int64_t>((int64_t{128} << 10) / std::max<int64_t>(row, 1), 1, height);
     TIFFSetField(tif, TIFFTAG_ROWSPERSTRIP, static_cast<uint32_t>(rows_per_strip));
     TIFFSetField(tif, TIFFTAG_SOFTWARE, "grove");
     if (options_.has_pixel_size && options_.pixel_size[kX] > 0 && options_.pixel_size[kY] > 0) {
@@ -945,19 +965,23 @@ class TiffWriter final : public ImageWriter {
     }
     if (grid_.count() > 1) {
       TIFFSetField(tif, TIFFTAG_SUBFILETYPE, FILETYPE_PAGE);
-      TIFFSetField(tif, TIFFTAG_PAGENUMBER, static_cast<uint16_t>(std::min<int64_t>(next_page_, 65535)),
+      TIFFSetField(tif, TIFFTAG_PAGENUMBER,
+                   static_cast<uint16_t>(std::min<int64_t>(next_page_, 65535)),
                    static_cast<uint16_t>(std::min<int64_t>(grid_.count(), 65535)));
     }
     auto* bytes = static_cast<unsigned char*>(page.raw_data());
     uint32_t strip = 0;
     for (int64_t y = 0; y < height; y += rows_per_strip, ++strip) {
       const int64_t rows = std::min(rows_per_strip, height - y);
-      if (TIFFWriteEncodedStrip(tif, strip, bytes + y * row, static_cast<tmsize_t>(rows * row)) < 0) {
-        return make_error(ErrorCode::kIo, "writing {}: {}", output_.final_path(), handle_->take_error());
+      if (TIFFWriteEncodedStrip(tif, strip, bytes + y * row, static_cast<tmsize_t>(rows * row)) <
+          0) {
+        return make_error(ErrorCode::kIo, "writing {}: {}", output_.final_path(),
+                          handle_->take_error());
       }
     }
     if (!TIFFWriteDirectory(tif)) {
-      return make_error(ErrorCode::kIo, "writing {}: {}", output_.final_path(), handle_->take_error());
+      return make_error(ErrorCode::kIo, "writing {}: {}", output_.final_path(),
+                        handle_->take_error());
     }
     ++next_page_;
     return ok_status();
@@ -992,7 +1016,8 @@ Result<std::unique_ptr<ImageReader>> open_tiff(const std::string& path) {
   GROVE_ASSIGN_OR_RETURN(ReadOnlyFile file, ReadOnlyFile::open(path));
   if (file.size() == 0) return make_error(ErrorCode::kCorrupt, "the file is empty");
   unsigned char signature[4] = {0, 0, 0, 0};
-  if (file.size() < 8) return make_error(ErrorCode::kCorrupt, "the file is truncated (not a TIFF header)");
+  if (file.size() < 8)
+    return make_error(ErrorCode::kCorrupt, "the file is truncated (not a TIFF header)");
   GROVE_RETURN_IF_ERROR(file.read_at(0, signature, 4));
   const bool little = signature[0] == 'I' && signature[1] == 'I' && signature[3] == 0 &&
                       (signature[2] == 42 || signature[2] == 43);
@@ -1006,7 +1031,8 @@ Result<std::unique_ptr<ImageReader>> open_tiff(const std::string& path) {
   auto dtype = dtype_of_layout(layout);
   if (!dtype.ok()) return std::move(dtype).error();
   if (layout.photometric == PHOTOMETRIC_YCBCR && layout.compression != COMPRESSION_JPEG) {
-    return make_error(ErrorCode::kUnsupported, "YCbCr TIFFs without JPEG compression are not supported");
+    return make_error(ErrorCode::kUnsupported,
+                      "YCbCr TIFFs without JPEG compression are not supported");
   }
   if (layout.compression != COMPRESSION_NONE && !TIFFIsCODECConfigured(layout.compression)) {
     return make_error(ErrorCode::kUnsupported, "this libtiff cannot decode {} compression",
@@ -1057,7 +1083,8 @@ Result<std::unique_ptr<ImageReader>> open_tiff(const std::string& path) {
 
   const ImageJMeta imagej = parse_imagej(description);
   const OmeMeta ome = imagej.present ? OmeMeta{} : parse_ome(description);
-  const ShapedMeta shaped = (imagej.present || ome.present) ? ShapedMeta{} : parse_shaped(description);
+  const ShapedMeta shaped =
+      (imagej.present || ome.present) ? ShapedMeta{} : parse_shaped(description);
   if (imagej.present) {
     int64_t channels = imagej.channels, slices = imagej.slices, frames = imagej.frames;
     // RGB hyperstacks name their samples as channels.
@@ -1072,7 +1099,8 @@ Result<std::unique_ptr<ImageReader>> open_tiff(const std::string& path) {
         // ImageJ writes files over 4 GB with one directory and the pages back to back.
         const int64_t page_bytes = row_bytes(layout, layout.width) * layout.height;
         contiguous_offset = first_strip_offset;
-        const double needed = static_cast<double>(contiguous_offset) + static_cast<double>(page_bytes) * images;
+        const double needed =
+            static_cast<double>(contiguous_offset) + static_cast<double>(page_bytes) * images;
         if (first_strip_error || needed > static_cast<double>(file.size())) {
           return make_error(ErrorCode::kCorrupt,
                             "the file is truncated: its ImageJ header promises {} images of {} "
@@ -1100,7 +1128,8 @@ Result<std::unique_ptr<ImageReader>> open_tiff(const std::string& path) {
     }
     if (imagej.spacing > 0) {
       info.pixel_size[kZ] = imagej.spacing;
-      if (info.pixel_unit[kZ].empty()) info.pixel_unit[kZ] = imagej.zunit.empty() ? imagej.unit : imagej.zunit;
+      if (info.pixel_unit[kZ].empty())
+        info.pixel_unit[kZ] = imagej.zunit.empty() ? imagej.unit : imagej.zunit;
       info.has_pixel_size = true;
     }
     if (imagej.finterval > 0) {
@@ -1109,14 +1138,16 @@ Result<std::unique_ptr<ImageReader>> open_tiff(const std::string& path) {
       info.has_pixel_size = true;
     }
   } else if (ome.present) {
-    const int64_t page_channels =
-        (layout.samples > 1 && ome.size_c % layout.samples == 0) ? ome.size_c / layout.samples : ome.size_c;
+    const int64_t page_channels = (layout.samples > 1 && ome.size_c % layout.samples == 0)
+                                      ? ome.size_c / layout.samples
+                                      : ome.size_c;
     const int64_t needed = ome.size_z * page_channels * ome.size_t;
     const bool sizes_match = ome.size_x == layout.width && ome.size_y == layout.height;
     std::string order;
     if (ome.dimension_order.size() == 5 && ome.dimension_order.rfind("XY", 0) == 0) {
       for (size_t i = 5; i-- > 2;) {
-        order += static_cast<char>(std::tolower(static_cast<unsigned char>(ome.dimension_order[i])));
+        order +=
+            static_cast<char>(std::tolower(static_cast<unsigned char>(ome.dimension_order[i])));
       }
     }
     if (sizes_match && needed >= 1 && needed <= pages && order.size() == 3) {
@@ -1147,7 +1178,8 @@ Result<std::unique_ptr<ImageReader>> open_tiff(const std::string& path) {
         for (size_t i = 0; i < leading && usable; ++i) {
           char axis = leading == 1 ? 'z' : (leading == 2 ? "tz"[i] : "tzc"[i]);
           if (shaped.axes.size() == shaped.shape.size()) {
-            const char named = static_cast<char>(std::tolower(static_cast<unsigned char>(shaped.axes[i])));
+            const char named =
+                static_cast<char>(std::tolower(static_cast<unsigned char>(shaped.axes[i])));
             axis = (named == 't' || named == 'c') ? named : 'z';
           }
           if (order.find(axis) != std::string::npos) usable = false;
@@ -1213,7 +1245,8 @@ Result<std::unique_ptr<ImageWriter>> create_tiff(const std::string& path, const 
                       shape.to_string());
   }
   if (shape.y() > 0xffffffffLL || shape.x() > 0xffffffffLL) {
-    return make_error(ErrorCode::kInvalidArgument, "TIFF pages are limited to 2^32 rows and columns");
+    return make_error(ErrorCode::kInvalidArgument,
+                      "TIFF pages are limited to 2^32 rows and columns");
   }
   if (!options.axes.empty()) GROVE_RETURN_IF_ERROR(check_write_axes(options.axes, shape));
   const DType file_dtype = dtype == DType::boolean ? DType::u8 : dtype;
@@ -1295,9 +1328,9 @@ Result<std::unique_ptr<ImageWriter>> create_tiff(const std::string& path, const 
     return make_error(ErrorCode::kIo, "cannot create {}: {}", output.temporary_path(),
                       handle.error().message());
   }
-  return std::unique_ptr<ImageWriter>(std::make_unique<TiffWriter>(
-      std::move(output), std::move(handle).value(), shape, file_dtype, samples, grid, encode,
-      std::move(description), options));
+  return std::unique_ptr<ImageWriter>(
+      std::make_unique<TiffWriter>(std::move(output), std::move(handle).value(), shape, file_dtype,
+                                   samples, grid, encode, std::move(description), options));
 }
 
 }  // namespace grove::io

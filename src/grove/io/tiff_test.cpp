@@ -109,13 +109,14 @@ expect('float_pil', a[None, None, :, :, None])
 )";
 
 const char* const kCases[] = {
-    "plain2d",       "nometa",        "rgb",           "rgba",         "planar",
-    "tiled",         "tiled_rgb",     "deflate_predictor", "bigendian",
-    "bigtiff",       "imagej",        "imagej_rgb",    "imagej_frames", "ome",
-    "ome_zc",        "bilevel",       "lzw16",         "lzw_rgb",      "palette",
-    "float_pil",     "stack_uint8",   "stack_uint16",  "stack_uint32", "stack_uint64",
-    "stack_int8",    "stack_int16",   "stack_int32",   "stack_int64",  "stack_float32",
-    "stack_float64",
+    "plain2d",       "nometa",        "rgb",          "rgba",
+    "planar",        "tiled",         "tiled_rgb",    "deflate_predictor",
+    "bigendian",     "bigtiff",       "imagej",       "imagej_rgb",
+    "imagej_frames", "ome",           "ome_zc",       "bilevel",
+    "lzw16",         "lzw_rgb",       "palette",      "float_pil",
+    "stack_uint8",   "stack_uint16",  "stack_uint32", "stack_uint64",
+    "stack_int8",    "stack_int16",   "stack_int32",  "stack_int64",
+    "stack_float32", "stack_float64",
 };
 
 class TiffRead : public ::testing::Test {
@@ -211,19 +212,22 @@ TEST_F(TiffRead, ReadsOnlyThePagesItNeeds) {
   TempDir dir;
   const std::string path = dir.file("corrupt.tif");
   std::string output;
-  ASSERT_EQ(testing::run_python(
-                "import sys, numpy as np, tifffile\n"
-                "a = " + numpy_pattern("uint16", "(5, 40, 50)") + "\n"
-                "tifffile.imwrite(sys.argv[1], a, compression='zlib', photometric='minisblack')\n"
-                "t = tifffile.TiffFile(sys.argv[1])\n"
-                "spans = [(o, n) for i, p in enumerate(t.pages) if i != 2\n"
-                "         for o, n in zip(p.dataoffsets, p.databytecounts)]\n"
-                "t.close()\n"
-                "with open(sys.argv[1], 'r+b') as f:\n"
-                "    for o, n in spans:\n"
-                "        f.seek(o); f.write(b'\\xff' * n)\n",
-                {path}, &output),
-            0)
+  ASSERT_EQ(
+      testing::run_python(
+          "import sys, numpy as np, tifffile\n"
+          "a = " +
+              numpy_pattern("uint16", "(5, 40, 50)") +
+              "\n"
+              "tifffile.imwrite(sys.argv[1], a, compression='zlib', photometric='minisblack')\n"
+              "t = tifffile.TiffFile(sys.argv[1])\n"
+              "spans = [(o, n) for i, p in enumerate(t.pages) if i != 2\n"
+              "         for o, n in zip(p.dataoffsets, p.databytecounts)]\n"
+              "t.close()\n"
+              "with open(sys.argv[1], 'r+b') as f:\n"
+              "    for o, n in spans:\n"
+              "        f.seek(o); f.write(b'\\xff' * n)\n",
+          {path}, &output),
+      0)
       << output;
   auto reader = open_tiff(path);
   ASSERT_TRUE(reader.ok()) << reader.error().to_string();
@@ -254,15 +258,15 @@ std::string absurd_tiff(uint16_t compression) {
     }
   };
   u16(9);
-  entry(256, 4, 1000000000);  // ImageWidth
-  entry(257, 4, 1000000000);  // ImageLength
-  entry(258, 3, 8);           // BitsPerSample
-  entry(259, 3, compression); // Compression
-  entry(262, 3, 1);           // Photometric: min-is-black
-  entry(273, 4, 200);         // StripOffsets
-  entry(277, 3, 1);           // SamplesPerPixel
-  entry(278, 4, 1000000000);  // RowsPerStrip
-  entry(279, 4, 100);         // StripByteCounts
+  entry(256, 4, 1000000000);   // ImageWidth
+  entry(257, 4, 1000000000);   // ImageLength
+  entry(258, 3, 8);            // BitsPerSample
+  entry(259, 3, compression);  // Compression
+  entry(262, 3, 1);            // Photometric: min-is-black
+  entry(273, 4, 200);          // StripOffsets
+  entry(277, 3, 1);            // SamplesPerPixel
+  entry(278, 4, 1000000000);   // RowsPerStrip
+  entry(279, 4, 100);          // StripByteCounts
   u32(0);
   bytes.resize(300, '\0');
   return bytes;
@@ -323,8 +327,8 @@ TEST(TiffBadInput, UnsupportedSamples) {
 
 TEST(TiffWrite, RoundTripsEveryDtypeAndCompression) {
   TempDir dir;
-  const Shape5 shapes[] = {Shape5(1, 1, 33, 47, 1), Shape5(1, 3, 20, 25, 1), Shape5(2, 3, 16, 18, 2),
-                           Shape5(1, 2, 16, 18, 3)};
+  const Shape5 shapes[] = {Shape5(1, 1, 33, 47, 1), Shape5(1, 3, 20, 25, 1),
+                           Shape5(2, 3, 16, 18, 2), Shape5(1, 2, 16, 18, 3)};
   for (const char* compression : {"none", "lzw", "deflate", "zstd", "packbits"}) {
     for (DType dtype : kAllDTypes) {
       for (const Shape5& shape : shapes) {
@@ -339,7 +343,8 @@ TEST(TiffWrite, RoundTripsEveryDtypeAndCompression) {
         auto back = read_image(path);
         ASSERT_TRUE(back.ok()) << back.error().to_string();
         // bool is stored as uint8.
-        EXPECT_TRUE(arrays_equal(*back, dtype == DType::boolean ? data.convert(DType::u8).value() : data));
+        EXPECT_TRUE(
+            arrays_equal(*back, dtype == DType::boolean ? data.convert(DType::u8).value() : data));
       }
     }
   }
@@ -379,11 +384,19 @@ TEST(TiffWrite, TifffileReadsHyperstacks) {
         "import sys, numpy as np, tifffile\n"
         "t = tifffile.TiffFile(sys.argv[1])\n"
         "s = t.series[0]\n"
-        "assert t.is_imagej == " + std::string(imagej ? "True" : "False") + ", t.is_imagej\n"
-        "assert s.axes == '" + c.axes + "', s.axes\n"
+        "assert t.is_imagej == " +
+        std::string(imagej ? "True" : "False") +
+        ", t.is_imagej\n"
+        "assert s.axes == '" +
+        c.axes +
+        "', s.axes\n"
         "a = s.asarray()\n"
-        "e = " + numpy_pattern(std::string(dtype_name(c.dtype)), c.numpy_shape) + "\n"
-        "got = a.transpose(" + c.transpose + ").reshape(e.shape)\n"
+        "e = " +
+        numpy_pattern(std::string(dtype_name(c.dtype)), c.numpy_shape) +
+        "\n"
+        "got = a.transpose(" +
+        c.transpose +
+        ").reshape(e.shape)\n"
         "assert (got == e).all()\n"
         "if t.is_imagej:\n"
         "    m = t.imagej_metadata\n"
@@ -463,10 +476,14 @@ TEST(TiffWrite, UncommittedWritersLeaveNothing) {
     auto writer = create_image(dir.file("a.tif"), shape, DType::u8);
     ASSERT_TRUE(writer.ok());
     // One page straight through, one into the scratch file.
-    ASSERT_TRUE((*writer)->write(Box5({0, 0, 0, 0, 0}, {1, 1, 20, 20, 1}),
-                                 pattern(DType::u8, Shape5(1, 1, 20, 20, 1))).ok());
-    ASSERT_TRUE((*writer)->write(Box5({0, 3, 0, 0, 0}, {1, 4, 10, 20, 1}),
-                                 pattern(DType::u8, Shape5(1, 1, 10, 20, 1))).ok());
+    ASSERT_TRUE((*writer)
+                    ->write(Box5({0, 0, 0, 0, 0}, {1, 1, 20, 20, 1}),
+                            pattern(DType::u8, Shape5(1, 1, 20, 20, 1)))
+                    .ok());
+    ASSERT_TRUE((*writer)
+                    ->write(Box5({0, 3, 0, 0, 0}, {1, 4, 10, 20, 1}),
+                            pattern(DType::u8, Shape5(1, 1, 10, 20, 1)))
+                    .ok());
   }
   EXPECT_TRUE(dir.entries().empty());
 }
@@ -476,10 +493,12 @@ TEST(TiffWrite, RefusesBadRequests) {
   EXPECT_FALSE(create_image(dir.file("x.tif"), Shape5(1, 1, 0, 5, 1), DType::u8).ok());
   WriteOptions options;
   options.compression = "jpeg2000";
-  EXPECT_EQ(create_image(dir.file("x.tif"), Shape5(1, 1, 5, 5, 1), DType::u8, options).error().code(),
-            ErrorCode::kInvalidArgument);
-  EXPECT_EQ(create_image(dir.file("no/such/dir/x.tif"), Shape5(1, 1, 5, 5, 1), DType::u8).error().code(),
-            ErrorCode::kNotFound);
+  EXPECT_EQ(
+      create_image(dir.file("x.tif"), Shape5(1, 1, 5, 5, 1), DType::u8, options).error().code(),
+      ErrorCode::kInvalidArgument);
+  EXPECT_EQ(
+      create_image(dir.file("no/such/dir/x.tif"), Shape5(1, 1, 5, 5, 1), DType::u8).error().code(),
+      ErrorCode::kNotFound);
 }
 
 }  // namespace
