@@ -21,5 +21,6 @@ using Action = std::function<Status()>;
 int report_error(const Error& error);
 
 // Registrations (one per command file).
+void register_serve(CLI::App& app, Action& action);
 
 }  // namespace grove::cli
