@@ -587,10 +587,8 @@ class App implements ViewerHost {
     clear(this.classList);
     project.classes.forEach((labelClass) => {
       const color = el("input", { type: "color", value: labelClass.color, title: "Colour" }) as HTMLInputElement;
-      color.onclick = (event) => event.stopPropagation();
       color.onchange = () => this.updateClass(labelClass.label, { color: color.value });
       const name = el("input", { class: "class-name", value: labelClass.name, title: "Rename", spellcheck: "false" }) as HTMLInputElement;
-      name.onclick = (event) => event.stopPropagation();
       name.onchange = () => this.updateClass(labelClass.label, { name: name.value.trim() || labelClass.name });
       name.onkeydown = (event) => {
         if (event.key === "Enter") name.blur();
@@ -618,11 +616,7 @@ class App implements ViewerHost {
         name,
         remove,
       );
-      item.onclick = () => {
-        this.currentLabel = labelClass.label;
-        if (this.toolState !== "brush") this.setTool("brush");
-        this.renderProject();
-      };
+      item.onclick = () => this.selectClass(labelClass.label);
       this.classList.appendChild(item);
     });
     if (project.classes.length === 0) {
@@ -661,7 +655,7 @@ class App implements ViewerHost {
           "div",
           { class: "view-help" },
           el("h3", {}, "Orthogonal views"),
-          el("p", {}, "Double-click in a view to move the cursor; the other views follow."),
+          el("p", {}, "Ctrl+click in a view (or click with the Pan tool) to move the cursor; the other views follow."),
           el("p", {}, "Scroll to zoom, drag with the right mouse button (or hold Space) to pan."),
           el("p", {}, "Page Up / Page Down or the slider change the XY slice."),
         ),
@@ -829,6 +823,16 @@ class App implements ViewerHost {
   }
 
   // ---- actions
+
+  // Selects the class to paint with, without rebuilding the list (an edit in it keeps focus).
+  selectClass(label: number): void {
+    this.currentLabel = label;
+    if (this.toolState !== "brush") this.setTool("brush");
+    for (const item of this.classList.querySelectorAll<HTMLElement>("li[data-label]")) {
+      item.classList.toggle("selected", item.dataset.label === String(label));
+    }
+    this.requestRender();
+  }
 
   setTool(tool: Tool): void {
     this.toolState = tool;
@@ -1160,11 +1164,7 @@ class App implements ViewerHost {
         this.requestRender();
       } else if (/^[1-9]$/.test(key)) {
         const label = Number(key);
-        if (this.project && label <= this.project.classes.length) {
-          this.currentLabel = label;
-          this.setTool("brush");
-          this.renderProject();
-        }
+        if (this.project && label <= this.project.classes.length) this.selectClass(label);
       }
     });
   }

@@ -70,6 +70,7 @@ export class SliceView {
   private width = 1;
   private height = 1;
   private fitted = false;
+  private userMoved = false; // after a pan or zoom, resizing keeps the user's view
   private pointer: { x: number; y: number } | null = null;
   private stroke: PendingStroke | null = null;
   private pending: PendingStroke[] = [];
@@ -97,6 +98,7 @@ export class SliceView {
 
   resetFit(): void {
     this.fitted = false;
+    this.userMoved = false;
     this.host.requestRender();
   }
 
@@ -111,6 +113,7 @@ export class SliceView {
   zoomBy(factor: number, x = this.width / 2, y = this.height / 2): void {
     const [u, v] = this.toPlane(x, y);
     this.scale = Math.min(64, Math.max(1 / 256, this.scale * factor));
+    this.userMoved = true;
     this.offsetU = u - x / this.scale;
     this.offsetV = v - y / this.scale;
     this.host.viewChanged(this);
@@ -119,7 +122,8 @@ export class SliceView {
 
   fit(): void {
     const image = this.host.image();
-    if (!image) return;
+    if (!image || this.width < 8 || this.height < 8) return; // not laid out yet
+    this.userMoved = false;
     const [w, h] = planeExtent(image, this.plane);
     this.scale = Math.min(this.width / w, this.height / h) * 0.96;
     this.offsetU = w / 2 - this.width / 2 / this.scale;
@@ -137,7 +141,7 @@ export class SliceView {
     this.canvas.height = Math.round(this.height * ratio);
     this.canvas.style.width = `${this.width}px`;
     this.canvas.style.height = `${this.height}px`;
-    if (!this.fitted) this.fit();
+    if (!this.fitted || !this.userMoved) this.fit();
     this.host.requestRender();
   }
 
@@ -322,6 +326,13 @@ export class SliceView {
       canvas.focus();
       const [x, y] = this.local(event);
       const tool = this.host.tool();
+      if (event.button === 0 && (event.ctrlKey || event.metaKey)) {
+        // Ctrl+click moves the linked cursor, whatever the tool.
+        const [u, v] = this.toPlane(x, y);
+        this.host.setCursor(this.plane, Math.floor(u), Math.floor(v));
+        event.preventDefault();
+        return;
+      }
       const wantsPan = event.button === 1 || event.button === 2 || tool === "pan" || this.spaceHeld;
       if (wantsPan) {
         this.panning = { x, y, u: this.offsetU, v: this.offsetV };
@@ -342,6 +353,7 @@ export class SliceView {
       if (this.panning) {
         this.offsetU = this.panning.u - (x - this.panning.x) / this.scale;
         this.offsetV = this.panning.v - (y - this.panning.y) / this.scale;
+        this.userMoved = true;
         this.host.viewChanged(this);
       } else if (this.stroke) {
         const events = event.getCoalescedEvents ? event.getCoalescedEvents() : [event];
@@ -364,6 +376,13 @@ export class SliceView {
     const finish = (event: PointerEvent) => {
       if (canvas.hasPointerCapture(event.pointerId)) canvas.releasePointerCapture(event.pointerId);
       if (this.panning) {
+        // A click without a drag in the pan tool moves the linked cursor.
+        const [x, y] = this.local(event);
+        const still = Math.hypot(x - this.panning.x, y - this.panning.y) < 3;
+        if (still && event.button === 0 && this.host.tool() === "pan") {
+          const [u, v] = this.toPlane(x, y);
+          this.host.setCursor(this.plane, Math.floor(u), Math.floor(v));
+        }
         this.panning = null;
       } else if (this.stroke) {
         const stroke = this.stroke;
@@ -394,10 +413,6 @@ export class SliceView {
       },
       { passive: false },
     );
-    canvas.addEventListener("dblclick", (event) => {
-      const [u, v] = this.toPlane(...this.local(event));
-      this.host.setCursor(this.plane, Math.floor(u), Math.floor(v));
-    });
     window.addEventListener("keydown", (event) => {
       if (event.code === "Space" && document.activeElement === canvas) {
         this.spaceHeld = true;
