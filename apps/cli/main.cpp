@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("grove 0.1.0"));
   app.require_subcommand(1);
   Action action;
+  register_info(app, action);
   register_serve(app, action);
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;

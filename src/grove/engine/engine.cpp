@@ -168,7 +168,18 @@ Status Engine::for_each_block(const NodePtr& node, const Box5& box, const RunOpt
                       node->describe(), node->info().shape.to_string());
   }
   const Shape5 block_shape = plan_block_shape(*node, box, options);
-  const std::vector<Box5> blocks = Blocking{box, block_shape}.blocks();
+  return run_blocks(node, Blocking{box, block_shape}.blocks(), options, body);
+}
+
+Status Engine::run_blocks(const NodePtr& node, const std::vector<Box5>& blocks,
+                          const RunOptions& options,
+                          const std::function<Status(const Box5&, const AnyArray&)>& body) {
+  for (const Box5& block : blocks) {
+    if (!Box5::of(node->info().shape).contains(block)) {
+      return make_error(ErrorCode::kOutOfRange, "block {} is outside {} of shape {}",
+                        block.to_string(), node->describe(), node->info().shape.to_string());
+    }
+  }
   if (options.progress)
     options.progress->start(static_cast<int64_t>(blocks.size()), node->describe());
 

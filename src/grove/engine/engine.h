@@ -71,6 +71,10 @@ class Engine {
   Status for_each_block(const NodePtr& node, const Box5& box, const RunOptions& options,
                         const std::function<Status(const Box5& block, const AnyArray& data)>& body);
 
+  // The same for a given list of boxes (e.g. the blocks that hold labels).
+  Status run_blocks(const NodePtr& node, const std::vector<Box5>& blocks, const RunOptions& options,
+                    const std::function<Status(const Box5& block, const AnyArray& data)>& body);
+
   // Used by nodes: box of node as an array, through the cache where the node is cacheable.
   // Runs on the calling thread.
   Result<AnyArray> fetch(const Node& node, const Box5& box, const RequestContext& context);

@@ -24,8 +24,12 @@ struct ImageInfo {
   bool has_pixel_size = false;
   // Chunk shape in t,z,y,x,c for chunked containers (HDF5, Zarr, N5); all zeros if unchunked.
   Shape5 chunk_shape = Shape5::filled(0);
-  std::string format;       // "tiff", "png", "hdf5", "zarr", ...
-  std::string compression;  // "none", "lzw", "deflate", "gzip", "blosc", ...
+  std::string format;         // "tiff", "png", "hdf5", "zarr", ...
+  std::string compression;    // "none", "lzw", "deflate", "gzip", "blosc", ...
+  // The extents as stored, in the order of axes (e.g. (10, 534, 495, 1) for "txyc").
+  std::vector<int64_t> stored_shape;
+  // For containers: the dataset read, e.g. "/exported_data" ("" for single-image formats).
+  std::string internal_path;
 };
 
 class ImageReader {
@@ -54,6 +58,9 @@ struct WriteOptions {
   bool overwrite = false;  // else an existing output is an error (kAlreadyExists)
   // HDF5: attach ilastik's "axistags" attribute (JSON) to the dataset.
   bool ilastik_axistags = true;
+  // Zarr: 2 writes Zarr v2 with OME-Zarr 0.4 metadata (what Fiji, napari and python zarr 2
+  // read), 3 writes Zarr v3 with OME-Zarr 0.5 metadata.
+  int zarr_version = 2;
 };
 
 // Writes one image block by block. Nothing is visible at the final path until commit()
@@ -67,6 +74,9 @@ class ImageWriter {
   // aligned to chunks.
   virtual Status write(const Box5& box, const AnyArray& data) = 0;
   virtual Status commit() = 0;
+  // For resuming an interrupted run: true if box was written in full before (chunked stores:
+  // every chunk it touches is stored). Formats that cannot tell say false.
+  virtual Result<bool> box_written(const Box5& box) { return false; }
 };
 
 // Path syntax: "file.h5/internal/path", "file.zarr/path", "file.n5/path", "file.tif", ...
@@ -92,12 +102,21 @@ Result<std::unique_ptr<ImageWriter>> create_image(const std::string& path, const
 Status write_image(const std::string& path, const AnyArray& data, const WriteOptions& options = {},
                    const std::string& format = "");
 
-// For containers: the datasets inside (internal paths with shape and dtype).
+// The format of an existing image path ("tiff", "png", "jpeg", "npy", "hdf5", "zarr", "n5"),
+// from the file's signature or else its extension.
+Result<std::string> image_format(const std::string& path);
+// True for formats that hold several datasets ("hdf5", "zarr", "n5").
+bool is_container_format(const std::string& format);
+
+// For containers: the datasets inside (internal paths with shape and dtype). For a single-image
+// format: one entry with an empty path.
 struct DatasetEntry {
-  std::string path;
-  Shape5 shape;
+  std::string path;  // "/exported_data"; "" for a single-image format
+  Shape5 shape;      // t, z, y, x, c
   DType dtype;
-  std::string axes;
+  std::string axes;  // as stored
+  std::vector<int64_t> stored_shape;  // extents in the order of axes
+  std::string compression;            // "none", "gzip", ...
 };
 Result<std::vector<DatasetEntry>> list_datasets(const std::string& file);
 
