@@ -185,6 +185,12 @@ int64_t integer_param(const httplib::Request& request, const std::string& name, 
   return value;
 }
 
+// A numeric id from the URL path (the route's regex allows digits only).
+int64_t path_id(const std::string& text) {
+  if (text.empty() || text.size() > 15) throw BadRequest{404, "no such id: " + text};
+  return std::stoll(text);
+}
+
 bool valid_color(const std::string& color) {
   if (color.size() != 7 || color[0] != '#') return false;
   return std::all_of(color.begin() + 1, color.end(), [](char ch) { return std::isxdigit(ch); });
@@ -954,7 +960,7 @@ void Server::Impl::register_routes() {
               send_json(response, image_json(*image, root), 201);
             }));
   http.Delete(R"(/api/images/(\d+))", guarded([this](const auto& request, auto& response) {
-                ImageId id = std::stoll(request.matches[1]);
+                ImageId id = path_id(request.matches[1]);
                 Status status = backend->remove_image(id);
                 if (!status.ok()) return send_error(response, status.error());
                 project_json();
@@ -963,7 +969,7 @@ void Server::Impl::register_routes() {
                 send_json(response, json{{"ok", true}});
               }));
   http.Get(R"(/api/images/(\d+)/range)", guarded([this](const auto& request, auto& response) {
-             ImageId id = std::stoll(request.matches[1]);
+             ImageId id = path_id(request.matches[1]);
              Shape5 shape = require_image(id);
              int channel = static_cast<int>(integer_param(request, "channel", 0, shape.c() - 1, 0));
              Result<ValueRange> range = backend->value_range(id, channel);
@@ -1000,8 +1006,7 @@ void Server::Impl::register_routes() {
   http.Patch(R"(/api/classes/(\d+))",
              guarded([this, class_from_body](const auto& request, auto& response) {
                json body = parse_body(request);
-               int label =
-                   static_cast<int>(std::min<long long>(std::stoll(request.matches[1]), 100000));
+               int label = static_cast<int>(std::min<int64_t>(path_id(request.matches[1]), 100000));
                ProjectState state = backend->state();
                if (label < 1 || label > static_cast<int>(state.classes.size())) {
                  throw BadRequest{404, fmt::format("class {} does not exist", label)};
@@ -1014,7 +1019,7 @@ void Server::Impl::register_routes() {
              }));
   http.Delete(R"(/api/classes/(\d+))", guarded([this](const auto& request, auto& response) {
                 int label =
-                    static_cast<int>(std::min<long long>(std::stoll(request.matches[1]), 100000));
+                    static_cast<int>(std::min<int64_t>(path_id(request.matches[1]), 100000));
                 Status status = backend->remove_class(label);
                 if (!status.ok()) return send_error(response, status.error());
                 publish_project_changed();

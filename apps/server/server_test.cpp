@@ -219,6 +219,8 @@ TEST_F(ServerTest, OversizedAndMalformedRequestsGet4xxAndTheSessionGoesOn) {
                 ->status,
             400);
   EXPECT_EQ(get("/api/no-such-endpoint")->status, 404);
+  EXPECT_EQ(client_->Delete("/api/images/99999999999999999999999", auth())->status, 404);
+  EXPECT_EQ(client_->Delete("/api/classes/99", auth())->status, 404);
   // The session is unharmed: same project, and it still works.
   EXPECT_EQ(get_json("/api/project"), before);
   EXPECT_EQ(post("/api/classes", {{"name", "third"}})->status, 201);

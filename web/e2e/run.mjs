@@ -155,6 +155,29 @@ await test("undo removes the last stroke, redo brings it back", async () => {
   }, "the undone stroke to disappear from the view");
 });
 
+await test("segmentation and uncertainty layers, and export with progress", async () => {
+  const [, , n2] = spots.nuclei;
+  const [, , b2] = spots.background;
+  await page.getByTestId("prediction-layer").selectOption("segmentation");
+  await waitFor(async () => reddish(await shownColor(page, "xy", n2[0], n2[1])) && greenish(await shownColor(page, "xy", b2[0], b2[1])), "segmentation colours");
+  await page.getByTestId("show-uncertainty").check();
+  await page.waitForTimeout(300);
+  await shot("02b-2d-segmentation-uncertainty");
+  await page.getByTestId("show-uncertainty").uncheck();
+  await page.getByTestId("prediction-layer").selectOption("probabilities");
+  // Export the simple segmentation as .npy next to the image.
+  await page.getByRole("button", { name: "Export" }).click();
+  const dialog = page.locator(".modal");
+  await dialog.locator("select").nth(1).selectOption("simple-segmentation");
+  await dialog.locator("select").nth(2).selectOption("npy");
+  await dialog.getByRole("button", { name: "Export" }).click();
+  await waitFor(async () => (await page.locator(".toast.success", { hasText: "Exported" }).count()) > 0, "the export to finish", 120000);
+  const written = fs.readdirSync(root).filter((name) => name.startsWith("2d_") && name.endsWith(".npy"));
+  check(written.length === 1, `export wrote ${written.join(", ") || "nothing"}`);
+  const bytes = fs.readFileSync(path.join(root, written[0]));
+  check(bytes.subarray(1, 6).toString() === "NUMPY", "the export is not an .npy file");
+});
+
 let savedProject = null;
 await test("save, reload the page and see the labels again", async () => {
   await page.getByTestId("save").click();

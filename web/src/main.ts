@@ -413,12 +413,14 @@ class App implements ViewerHost {
     exportButton.onclick = () => this.openExport();
     const featuresButton = el("button", { class: "button", title: "Choose the image features" }, icon("grid"), "Features");
     featuresButton.onclick = () => this.openFeatures();
+    const helpButton = el("button", { class: "button", title: "Keyboard shortcuts (?)" }, "?");
+    helpButton.onclick = () => showShortcuts();
     const header = el(
       "header",
       { class: "topbar" },
       el("div", { class: "brand" }, el("span", { class: "logo" }, "◆"), "grove"),
       el("div", { class: "project" }, this.projectTitle),
-      el("div", { class: "topbar-actions" }, featuresButton, exportButton, this.saveButton),
+      el("div", { class: "topbar-actions" }, helpButton, featuresButton, exportButton, this.saveButton),
     );
 
     // Sidebar: images, labels, training, display.
@@ -466,7 +468,8 @@ class App implements ViewerHost {
       el("div", { class: "tools" }, ...this.toolButtons.values()),
       el("label", { class: "slider-row" }, el("span", {}, "Brush size"), this.brushInput, this.brushValue),
       this.classList,
-      el("div", { class: "row" }, addClass, el("span", { class: "spacer" }), this.undoButton, this.redoButton, clearButton),
+      el("div", { class: "row" }, addClass),
+      el("div", { class: "row" }, this.undoButton, this.redoButton, el("span", { class: "spacer" }), clearButton),
     );
 
     this.liveButton = el(
@@ -1154,6 +1157,7 @@ class App implements ViewerHost {
       else if (key === "+" || key === "=") this.views.forEach((v) => v.zoomBy(1.25));
       else if (key === "-") this.views.forEach((v) => v.zoomBy(0.8));
       else if (key === "0") this.fitAll();
+      else if (key === "?") showShortcuts();
       else if (key === "PageUp" || key === "PageDown" || key === "ArrowUp" || key === "ArrowDown") {
         const image = this.image();
         if (!image || image.shape[1] <= 1) return;
@@ -1204,6 +1208,25 @@ function checkbox(checked: boolean, onChange: (on: boolean) => void, testId?: st
   if (testId) input.dataset.testid = testId;
   input.onchange = () => onChange(input.checked);
   return input;
+}
+
+function showShortcuts(): void {
+  const rows: [string, string][] = [
+    ["B / E / H", "Brush / eraser / pan"],
+    ["1 … 9", "Paint with class 1 … 9"],
+    ["[ and ]", "Smaller / larger brush"],
+    ["Ctrl+Z, Ctrl+Shift+Z (Ctrl+Y)", "Undo, redo"],
+    ["L", "Live update on or off"],
+    ["Ctrl+S", "Save the project"],
+    ["Scroll, + and -, 0", "Zoom, fit to the window"],
+    ["Right-drag, or Space + drag", "Pan"],
+    ["Ctrl+click", "Move the cursor of the orthogonal views"],
+    ["Page Up / Page Down", "Next / previous z slice"],
+  ];
+  modal(
+    "Keyboard and mouse",
+    el("table", { class: "shortcuts" }, ...rows.map(([keys, what]) => el("tr", {}, el("th", {}, keys), el("td", {}, what)))),
+  );
 }
 
 function askText(title: string, prompt: string, initial: string): Promise<string | null> {
