@@ -21,7 +21,8 @@ using Action = std::function<Status()>;
 int report_error(const Error& error);
 
 // Registrations (one per command file).
-void register_info(CLI::App& app, Action& action);   // info_command.cpp
-void register_serve(CLI::App& app, Action& action);  // serve_command.cpp
+void register_info(CLI::App& app, Action& action);      // info_command.cpp
+void register_features(CLI::App& app, Action& action);  // features_command.cpp
+void register_serve(CLI::App& app, Action& action);     // serve_command.cpp
 
 }  // namespace grove::cli

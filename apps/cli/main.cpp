@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   Action action;
   register_info(app, action);
+  register_features(app, action);
   register_serve(app, action);
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;
