@@ -1117,7 +1117,13 @@ class App implements ViewerHost {
   }
 
   private toast(message: string, kind: "error" | "success"): void {
-    const node = el("div", { class: `toast ${kind}`, role: kind === "error" ? "alert" : "status" }, message);
+    // The same news once, and at most three at a time: a burst of failing tiles must not bury
+    // the views under notes.
+    for (const existing of this.toasts.querySelectorAll<HTMLElement>(".toast")) {
+      if (existing.dataset.message === message) return;
+    }
+    while (this.toasts.childElementCount >= 3) this.toasts.firstElementChild?.remove();
+    const node = el("div", { class: `toast ${kind}`, role: kind === "error" ? "alert" : "status", "data-message": message }, message);
     const close = el("button", { class: "icon-button" }, "×");
     close.onclick = () => node.remove();
     node.appendChild(close);

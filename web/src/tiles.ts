@@ -6,7 +6,9 @@
 import { api, fetchTile, type Layer, type Plane, type TileData, type TileParams } from "./api";
 
 export const TILE_SIZE = 256;
-const MAX_IN_FLIGHT = 5;
+// Browsers open 6 connections per host over HTTP/1.1: one holds the event stream, four load
+// tiles, and one stays free so that strokes and other edits never queue behind slow tiles.
+const MAX_IN_FLIGHT = 4;
 const MAX_TILES = 500;
 
 export interface TileAddress {
