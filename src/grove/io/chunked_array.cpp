@@ -372,14 +372,14 @@ Status ChunkedImageWriter::write(const Box5& box, const AnyArray& given) {
   std::vector<int64_t> origin(rank), region_begin(rank), region_end(rank);
   return for_each_grid_index(first, last, [&](std::span<const int64_t> grid) -> Status {
     bool covers_chunk = true;
-    int64_t lock_index = 0;
+    uint64_t lock_index = 0;
     for (int d = 0; d < rank; ++d) {
       origin[d] = grid[d] * layout.chunk_shape[d];
       const int64_t cell_end = std::min(origin[d] + layout.chunk_shape[d], layout.shape[d]);
       region_begin[d] = std::max(begin[d], origin[d]);
       region_end[d] = std::min(end[d], cell_end);
       if (region_begin[d] != origin[d] || region_end[d] != cell_end) covers_chunk = false;
-      lock_index = lock_index * 1000003 + grid[d];
+      lock_index = lock_index * 1000003u + static_cast<uint64_t>(grid[d]);
     }
     auto context = [&](Error error) {
       return error.add_context(
@@ -402,7 +402,7 @@ Status ChunkedImageWriter::write(const Box5& box, const AnyArray& given) {
     }
     // Read-modify-write, serialised per chunk within this writer.
     std::lock_guard<std::mutex> lock(
-        chunk_locks_[static_cast<size_t>(static_cast<uint64_t>(lock_index) % chunk_locks_.size())]);
+        chunk_locks_[static_cast<size_t>(lock_index % chunk_locks_.size())]);
     auto existing = format_->read_chunk(grid);
     if (!existing.ok()) return context(std::move(existing).error());
     fill_from(chunk, existing->has_value() ? &**existing : nullptr);

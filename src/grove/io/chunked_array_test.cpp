@@ -189,6 +189,42 @@ TEST(ChunkedStores, ThreadsWritingUnalignedBlocks) {
   for (const StoreKind& kind : kStores) check_blockwise_writes(kind, {1, 3, 5, 7, 1}, "unaligned");
 }
 
+TEST(ChunkedStores, ThreadsReadingOneReader) {
+  for (const StoreKind& kind : kStores) {
+    SCOPED_TRACE(kind.name);
+    TemporaryDirectory directory("threads_read");
+    const ImagePath path{directory / ("image" + kind.extension), ""};
+    const AnyArray image = pattern_array(DType::f32, {1, 7, 30, 33, 2}, 12);
+    WriteOptions options;
+    options.chunk_shape = {1, 3, 8, 8, 1};
+    auto writer = create_store(kind, path, image.shape(), image.dtype(), options);
+    ASSERT_TRUE(writer.ok());
+    ASSERT_TRUE((*writer)->write(Box5::of(image.shape()), image).ok());
+    auto reader = open_store(kind, path);
+    ASSERT_TRUE(reader.ok());
+    std::atomic<int> mismatches{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&, t] {
+        std::mt19937 random(static_cast<unsigned>(t));
+        for (int i = 0; i < 40; ++i) {
+          Box5 box;
+          for (int a = 0; a < kRank; ++a) {
+            const int64_t extent = image.shape()[a];
+            box.begin[a] = static_cast<int64_t>(random() % extent);
+            box.end[a] =
+                box.begin[a] + 1 + static_cast<int64_t>(random() % (extent - box.begin[a]));
+          }
+          auto part = (*reader)->read(box);
+          if (!part.ok() || !same_bytes(*part, image.crop(box))) ++mismatches;
+        }
+      });
+    }
+    for (auto& thread : threads) thread.join();
+    EXPECT_EQ(mismatches.load(), 0);
+  }
+}
+
 TEST(ChunkedStores, WritesConvertTheDType) {
   for (const StoreKind& kind : kStores) {
     TemporaryDirectory directory("convert");

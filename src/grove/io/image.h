@@ -65,7 +65,10 @@ struct WriteOptions {
 
 // Writes one image block by block. Nothing is visible at the final path until commit()
 // succeeds (temporary name + rename); destroying an uncommitted writer removes its temporary.
-// Chunked formats write each chunk atomically as it completes.
+// Chunked formats (Zarr, N5) differ: their metadata is on disk from creation on, so several
+// processes can write chunks, each chunk is written atomically as it completes, unwritten
+// chunks read as the fill value, commit() only marks the array complete, and an uncommitted
+// writer leaves its chunks for a resumed run (zarr.h, n5.h).
 class ImageWriter {
  public:
   virtual ~ImageWriter() = default;

@@ -106,8 +106,8 @@ json n5_compression_json(const Compression& c) {
   const int level = c.level;
   switch (c.compressor) {
     case Compressor::none: return {{"type", "raw"}};
-    case Compressor::gzip: return {{"type", "gzip"}, {"level", level}, {"useZlib", false}};
-    case Compressor::zlib: return {{"type", "gzip"}, {"level", level}, {"useZlib", true}};
+    case Compressor::gzip: return {{"type", "gzip"}, {"level", level < 0 ? 1 : level}, {"useZlib", false}};
+    case Compressor::zlib: return {{"type", "gzip"}, {"level", level < 0 ? 1 : level}, {"useZlib", true}};
     case Compressor::zstd: return {{"type", "zstd"}, {"level", level < 0 ? 3 : level}};
     case Compressor::blosc:
       return {{"type", "blosc"},
@@ -443,6 +443,8 @@ Result<OpenedDataset> open_dataset(const ImagePath& path) {
   info.chunk_shape = layout.chunk_shape5();
   info.dtype = layout.dtype;
   info.axes = axes_string(axes);
+  info.stored_shape = dataset.shape;
+  info.internal_path = dataset_path;
   info.format = "n5";
   info.compression = compression_name(dataset.compression);
 

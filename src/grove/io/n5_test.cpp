@@ -168,6 +168,8 @@ TEST(N5, OldCompressionTypeAndAttributes) {
   ASSERT_TRUE(named.ok()) << named.error().to_string();
   EXPECT_EQ((*named)->info().axes, "cx");
   EXPECT_EQ((*named)->info().shape, Shape5(1, 1, 1, 7, 5));
+  EXPECT_EQ((*named)->info().stored_shape, (std::vector<int64_t>{5, 7}));
+  EXPECT_EQ((*named)->info().internal_path, "");
   EXPECT_EQ((*named)->info().pixel_size[kX], 0.125);
   EXPECT_EQ((*named)->info().pixel_unit[kX], "nm");
 

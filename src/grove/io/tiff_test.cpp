@@ -362,6 +362,7 @@ TEST(TiffWrite, TifffileReadsHyperstacks) {
       {DType::u8, Shape5(1, 2, 10, 12, 3), "ZYXS", "(1, 2, 10, 12, 3)", "(0, 1, 2, 3)"},
       {DType::u8, Shape5(4, 1, 10, 12, 1), "TYX", "(4, 1, 10, 12, 1)", "(0, 1, 2)"},
       {DType::i32, Shape5(2, 3, 10, 12, 2), "TZCYX", "(2, 3, 10, 12, 2)", "(0, 1, 3, 4, 2)"},
+      {DType::u8, Shape5(1, 1, 10, 12, 2), "CYX", "(10, 12, 2)", "(1, 2, 0)"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.axes);

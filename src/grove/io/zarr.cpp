@@ -231,8 +231,8 @@ json v2_compressor_json(const Compression& c) {
               {"shuffle", c.blosc_shuffle},
               {"blocksize", c.blosc_blocksize}};
     case Compressor::zstd: return {{"id", "zstd"}, {"level", level < 0 ? 3 : level}};
-    case Compressor::gzip: return {{"id", "gzip"}, {"level", level < 0 ? 6 : level}};
-    case Compressor::zlib: return {{"id", "zlib"}, {"level", level < 0 ? 6 : level}};
+    case Compressor::gzip: return {{"id", "gzip"}, {"level", level < 0 ? 1 : level}};
+    case Compressor::zlib: return {{"id", "zlib"}, {"level", level < 0 ? 1 : level}};
     case Compressor::bzip2: return {{"id", "bz2"}, {"level", level < 1 ? 9 : level}};
     case Compressor::xz:
       return {{"id", "lzma"},
@@ -512,7 +512,7 @@ json v3_codecs_json(const Compression& c, DType dtype) {
            {"configuration", {{"level", level < 0 ? 3 : level}, {"checksum", false}}}});
       break;
     case Compressor::gzip:
-      codecs.push_back({{"name", "gzip"}, {"configuration", {{"level", level < 0 ? 6 : level}}}});
+      codecs.push_back({{"name", "gzip"}, {"configuration", {{"level", level < 0 ? 1 : level}}}});
       break;
     default: break;
   }
@@ -931,14 +931,19 @@ class ZarrFormat : public ChunkedArrayFormat {
       swap_bytes(chunk.data.get(), chunk.bytes / static_cast<int64_t>(element_size), element_size);
     std::span<const uint8_t> raw(chunk.data.get(), static_cast<size_t>(chunk.bytes));
     if (chain.steps.empty()) return store_.write(key(grid_index), raw);
-    std::vector<uint8_t> current(raw.begin(), raw.end());
+    std::vector<uint8_t> current;
+    bool encoded = false;  // current holds the bytes so far; before the first step, raw does
     for (const BytesStep& step : chain.steps) {
       if (step.checksum) {
+        if (!encoded) current.assign(raw.begin(), raw.end());
         const uint32_t crc = crc32c(current);
         for (int b = 0; b < 4; ++b) current.push_back(static_cast<uint8_t>(crc >> (8 * b)));
       } else {
-        GROVE_ASSIGN_OR_RETURN(current, compress(step.compression, current, element_size));
+        GROVE_ASSIGN_OR_RETURN(
+            current, compress(step.compression, encoded ? std::span<const uint8_t>(current) : raw,
+                              element_size));
       }
+      encoded = true;
     }
     return store_.write(key(grid_index), current);
   }
@@ -961,6 +966,8 @@ class ZarrFormat : public ChunkedArrayFormat {
   }
 
   Status commit() const override { return set_complete(metadata_, true); }
+
+  const ZarrArrayMetadata& metadata() const { return metadata_; }
 
   static Status set_complete(const ZarrArrayMetadata& metadata, bool complete) {
     if (metadata.version == 2) {
@@ -1160,6 +1167,8 @@ Result<OpenedArray> open_array(const ImagePath& path) {
   info.chunk_shape = layout.chunk_shape5();
   info.dtype = layout.dtype;
   info.axes = axes_string(layout.axis_of_dimension);
+  info.stored_shape = metadata.shape;
+  info.internal_path = array_path;
   info.format = metadata.version == 2 ? "zarr" : "zarr3";
   Compression compression;
   for (const BytesStep& step :
@@ -1239,11 +1248,7 @@ Result<std::unique_ptr<ImageWriter>> open_zarr_writer(const ImagePath& path) {
 
 Result<bool> zarr_is_complete(const ImagePath& path) {
   GROVE_ASSIGN_OR_RETURN(OpenedArray opened, open_array(path));
-  (void)opened;
-  GROVE_ASSIGN_OR_RETURN(std::string internal, normalize_internal(path.internal));
-  GROVE_ASSIGN_OR_RETURN(std::string array_path, resolve_array(path.file, internal));
-  GROVE_ASSIGN_OR_RETURN(ZarrArrayMetadata metadata, read_array_metadata(path.file, array_path));
-  const json& grove = metadata.attributes.value("grove", json());
+  const json grove = opened.format->metadata().attributes.value("grove", json());
   return grove.is_object() && grove.value("complete", json(false)) == true;
 }
 

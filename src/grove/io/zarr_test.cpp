@@ -339,6 +339,8 @@ TEST(Zarr, OmeZarr04And05MetadataRoundTrip) {
     const ImageInfo& info = (*reader)->info();
     EXPECT_EQ(info.axes, "tczyx");
     EXPECT_EQ(info.shape, image.shape());
+    EXPECT_EQ(info.stored_shape, (std::vector<int64_t>{3, 2, 4, 10, 12}));
+    EXPECT_EQ(info.internal_path, "0");
     EXPECT_TRUE(info.has_pixel_size);
     EXPECT_EQ(info.pixel_size, (std::array<double, 4>{2.5, 0.5, 0.25, 0.125}));
     EXPECT_EQ(info.pixel_unit[kX], "nanometer");
