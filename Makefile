@@ -4,7 +4,7 @@ JOBS ?= 2
 BUILD_TYPE ?= Release
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test demo clean
+.PHONY: all deps configure build test test-large demo clean
 
 all: build
 
@@ -21,6 +21,10 @@ build: configure
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Larger than RAM: a ~4 GB volume predicted under --ram-mb 1024 (minutes; ~9 GB of disk).
+test-large: build
+	GROVE_BIN=$(BUILD)/bin/grove /usr/bin/python3 -m pytest -q -s -p no:cacheprovider tests/large
 
 demo: build
 	@scripts/demo $(BUILD)

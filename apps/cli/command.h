@@ -23,6 +23,7 @@ int report_error(const Error& error);
 // Registrations (one per command file).
 void register_info(CLI::App& app, Action& action);      // info_command.cpp
 void register_features(CLI::App& app, Action& action);  // features_command.cpp
+void register_serve(CLI::App& app, Action& action);     // serve_command.cpp
 void register_pixel(CLI::App& app, Action& action);     // pixel_command.cpp
 void register_run(CLI::App& app, Action& action);       // run_command.cpp
 void register_import(CLI::App& app, Action& action);    // import_command.cpp

@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   Action action;
   register_info(app, action);
   register_features(app, action);
+  register_serve(app, action);
   register_pixel(app, action);
   register_run(app, action);
   register_import(app, action);

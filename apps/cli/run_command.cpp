@@ -96,7 +96,7 @@ void register_run(CLI::App& app, Action& action) {
       ->required();
   run->add_option(
       "--export", arguments->source,
-      "What to write: probabilities, simple-segmentation, uncertainty, features, labels");
+      "What to write: probabilities, simple-segmentation, uncertainty, features, labels, overlay");
   run->add_option("--format", arguments->format,
                   "Output format: hdf5, tiff, png, jpeg, npy, zarr, n5");
   run->add_option("--output", arguments->output,

@@ -1,7 +1,11 @@
 #include "grove/project/project.h"
 
 #include <fcntl.h>
+#include <signal.h>
+
 #include <unistd.h>
+#include <cerrno>
+#include <cstdlib>
 
 #include <fmt/format.h>
 #include <filesystem>
@@ -177,6 +181,21 @@ Status sync_file(const std::string& path) {
   return ok_status();
 }
 
+// Removes temporary files that saves of this project killed before they finished left behind
+// (those whose process is gone).
+void remove_stale_temporaries(const fs::path& target) {
+  const std::string prefix = fmt::format(".{}.tmp-", target.filename().string());
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(target.parent_path(), ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    const long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
+    if (pid <= 0 || (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH)) {
+      fs::remove(entry.path(), ec);
+    }
+  }
+}
+
 }  // namespace
 
 bool is_grove_project(const std::string& path) {
@@ -202,6 +221,7 @@ Status save_project(const Project& project, const std::string& path, bool overwr
   const std::string temporary =
       (dir / fmt::format(".{}.tmp-{}-{:08x}", target.filename().string(), ::getpid(), random()))
           .string();
+  remove_stale_temporaries(target);
   Status status = write_project_file(project, temporary, dir);
   if (status.ok()) status = sync_file(temporary);
   if (status.ok()) {

@@ -5,6 +5,7 @@
 
 #include "grove/filters/convert_values.h"
 #include "grove/io/axes_override.h"
+#include "grove/workflows/pixel/overlay.h"
 
 namespace grove {
 
@@ -165,7 +166,21 @@ Result<std::string> export_image(Engine& engine, const PixelClassification& work
                            open_image_with_axes(request.input, request.input_axes));
     std::string identity = request.input + "|" + request.input_axes;
     NodePtr raw = input_node(std::shared_ptr<ImageReader>(std::move(reader)), identity);
-    GROVE_ASSIGN_OR_RETURN(NodePtr node, workflow.export_node(raw, request.source, request.lane));
+    NodePtr node;
+    if (request.source == ExportSource::kOverlay) {
+      GROVE_ASSIGN_OR_RETURN(NodePtr probabilities, workflow.probability_node(raw));
+      OverlayStyle style;
+      for (const LabelClass& c : workflow.classes) style.colors.push_back(c.color);
+      while (style.colors.size() < static_cast<size_t>(probabilities->info().shape.c())) {
+        style.colors.push_back(default_class_color(style.colors.size()));
+      }
+      GROVE_ASSIGN_OR_RETURN(auto range, value_range(engine, raw));
+      style.display_min = range.first;
+      style.display_max = range.second;
+      GROVE_ASSIGN_OR_RETURN(node, overlay_node(raw, probabilities, style));
+    } else {
+      GROVE_ASSIGN_OR_RETURN(node, workflow.export_node(raw, request.source, request.lane));
+    }
 
     // Value conversion: asked for, or needed by 8/16-bit-only formats.
     std::optional<DType> dtype = request.dtype;

@@ -72,9 +72,10 @@ Result<ExportSource> parse_export_source(std::string_view name) {
   if (key == "uncertainty") return ExportSource::kUncertainty;
   if (key == "features") return ExportSource::kFeatures;
   if (key == "labels") return ExportSource::kLabels;
+  if (key == "overlay") return ExportSource::kOverlay;
   return make_error(ErrorCode::kInvalidArgument,
                     "unknown export source '{}' (expected probabilities, simple-segmentation, "
-                    "uncertainty, features or labels)",
+                    "uncertainty, features, labels or overlay)",
                     name);
 }
 
@@ -85,6 +86,7 @@ std::string_view export_source_name(ExportSource source) {
     case ExportSource::kUncertainty: return "uncertainty";
     case ExportSource::kFeatures: return "features";
     case ExportSource::kLabels: return "labels";
+    case ExportSource::kOverlay: return "overlay";
   }
   return "probabilities";
 }
@@ -96,6 +98,7 @@ std::string_view export_source_result_type(ExportSource source) {
     case ExportSource::kUncertainty: return "Uncertainty";
     case ExportSource::kFeatures: return "Features";
     case ExportSource::kLabels: return "Labels";
+    case ExportSource::kOverlay: return "Overlay";
   }
   return "Probabilities";
 }
@@ -166,6 +169,9 @@ Result<NodePtr> PixelClassification::export_node(const NodePtr& raw, ExportSourc
       }
       return NodePtr(std::make_shared<LabelNode>(lanes[*lane].labels));
     }
+    case ExportSource::kOverlay:
+      return Error(ErrorCode::kInvalidArgument,
+                   "an overlay is made by export_image, which knows the engine");
   }
   return Error(ErrorCode::kInternal, "unknown export source");
 }

@@ -40,7 +40,15 @@ struct PixelLane {
 };
 
 // What may be exported (ilastik's export sources).
-enum class ExportSource { kProbabilities, kSimpleSegmentation, kUncertainty, kFeatures, kLabels };
+// kOverlay (grove's own): the raw image with the class colours blended in, RGB uint8.
+enum class ExportSource {
+  kProbabilities,
+  kSimpleSegmentation,
+  kUncertainty,
+  kFeatures,
+  kLabels,
+  kOverlay
+};
 // "probabilities", "simple-segmentation", ... and ilastik's "Probabilities",
 // "Simple Segmentation", "Uncertainty", "Features", "Labels".
 Result<ExportSource> parse_export_source(std::string_view name);

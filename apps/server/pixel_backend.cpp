@@ -1,0 +1,599 @@
+// The Backend over the pixel-classification workflow (see pixel_backend.h): a grove Project
+// (src/grove/project/) holding the PixelClassification, the engine computing tiles with the
+// page's priorities and cancellation, and one undo history over the lanes' label stores.
+//
+// Threads: state changes and reads take mutex_; training runs on a copy of the workflow made
+// under the lock and installs its forest under the lock, so tiles never see a half-trained one.
+#include "pixel_backend.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+
+#include "grove/engine/engine.h"
+#include "grove/engine/node.h"
+#include "grove/filters/feature_selection.h"
+#include "grove/io/image.h"
+#include "grove/project/project.h"
+#include "grove/workflows/pixel/brush.h"
+#include "grove/workflows/pixel/export.h"
+#include "grove/workflows/pixel/label_store.h"
+
+namespace grove::server {
+namespace {
+
+// The workflow's plane and stroke (namespace grove) from the server's: the yz view shows
+// (u, v) = (z, y), the workflow's yz coordinates are (y, z).
+grove::BrushStroke workflow_stroke(const server::BrushStroke& stroke) {
+  grove::BrushStroke converted;
+  converted.t = stroke.where.t;
+  converted.slice = stroke.where.slice;
+  converted.radius = stroke.radius;
+  converted.points = stroke.points;
+  switch (stroke.where.plane) {
+    case server::Plane::xy: converted.plane = grove::Plane::kXY; break;
+    case server::Plane::xz: converted.plane = grove::Plane::kXZ; break;
+    case server::Plane::yz:
+      converted.plane = grove::Plane::kYZ;
+      for (auto& point : converted.points) std::swap(point[0], point[1]);
+      break;
+  }
+  return converted;
+}
+
+// A plane region read as a box (t,z,y,x,c) turned into a (1, 1, v, u, c) array.
+Result<AnyArray> as_plane_array(const AnyArray& box_array, server::Plane plane) {
+  const Shape5& s = box_array.shape();
+  switch (plane) {
+    case server::Plane::xy: return box_array;  // (1, 1, v=y, u=x, c)
+    case server::Plane::xz: {
+      // (1, v=z, 1, u=x, c) → (1, 1, v, u, c)
+      AnyArray view = box_array.permuted({kT, kY, kZ, kX, kC});
+      return view.contiguous_or_copy();
+    }
+    case server::Plane::yz: {
+      // (1, u=z, v=y, 1, c) → (1, 1, v, u, c)
+      AnyArray view = box_array.permuted({kT, kX, kY, kZ, kC});
+      return view.copy();
+    }
+  }
+  return make_error(ErrorCode::kInternal, "unknown plane for {}", s.to_string());
+}
+
+// Every step-th pixel of a (1, 1, v, u, c) array, starting at 0 (nearest-neighbour zoom out).
+Result<AnyArray> subsample(const AnyArray& array, int64_t step, int width, int height) {
+  if (step == 1 && array.shape().y() == height && array.shape().x() == width) return array;
+  GROVE_ASSIGN_OR_RETURN(
+      AnyArray out,
+      AnyArray::allocate(array.dtype(), Shape5(1, 1, height, width, array.shape().c())));
+  const size_t element = dtype_size(array.dtype());
+  const int64_t channels = array.shape().c();
+  GROVE_ASSIGN_OR_RETURN(AnyArray source, array.contiguous_or_copy());
+  const char* in = static_cast<const char*>(source.raw_data());
+  char* target = static_cast<char*>(out.raw_data());
+  const int64_t in_width = source.shape().x(), in_height = source.shape().y();
+  for (int j = 0; j < height; ++j) {
+    const int64_t v = std::min<int64_t>(in_height - 1, j * step);
+    for (int i = 0; i < width; ++i) {
+      const int64_t u = std::min<int64_t>(in_width - 1, i * step);
+      std::memcpy(target + (int64_t(j) * width + i) * channels * element,
+                  in + (v * in_width + u) * channels * element, channels * element);
+    }
+  }
+  return out;
+}
+
+std::string hex_color(const std::array<uint8_t, 3>& color) {
+  return fmt::format("#{:02x}{:02x}{:02x}", color[0], color[1], color[2]);
+}
+
+std::array<uint8_t, 3> parse_color(const std::string& hex) {
+  const unsigned value = static_cast<unsigned>(std::stoul(hex.substr(1), nullptr, 16));
+  return {uint8_t(value >> 16), uint8_t(value >> 8), uint8_t(value)};
+}
+
+// ilastik's 6 × 7 grid from the workflow's selection (scales off the grid are not shown).
+FeatureSelection grid_from_workflow(const filters::FeatureSelection& selection) {
+  FeatureSelection grid;
+  for (size_t s = 0; s < selection.scales.size(); ++s) {
+    for (int column = 0; column < FeatureSelection::kScaleCount; ++column) {
+      if (std::abs(selection.scales[s] - FeatureSelection::kScales[column]) > 1e-6) continue;
+      for (int family = 0; family < FeatureSelection::kFamilyCount; ++family) {
+        grid.selected[family][column] = selection.selected[s][family];
+      }
+      grid.in_2d[column] = s < selection.compute_in_2d.size() && selection.compute_in_2d[s];
+    }
+  }
+  return grid;
+}
+
+filters::FeatureSelection workflow_from_grid(const FeatureSelection& grid) {
+  filters::FeatureSelection selection;
+  for (int column = 0; column < FeatureSelection::kScaleCount; ++column) {
+    std::array<bool, filters::kFamilyCount> row{};
+    bool used = false;
+    for (int family = 0; family < FeatureSelection::kFamilyCount; ++family) {
+      row[family] = grid.selected[family][column] && FeatureSelection::valid_cell(family, column);
+      used = used || row[family];
+    }
+    if (!used) continue;
+    selection.scales.push_back(FeatureSelection::kScales[column]);
+    selection.selected.push_back(row);
+    selection.compute_in_2d.push_back(grid.in_2d[column]);
+  }
+  return selection;
+}
+
+// One undoable edit: which lane, and what the label store returned to undo it.
+struct HistoryEntry {
+  ImageId image;
+  LabelEdit edit;
+};
+
+class PixelBackend final : public Backend {
+ public:
+  PixelBackend(const PixelBackendOptions& options, Project project)
+      : engine_(EngineOptions{options.threads, options.memory_bytes, 0.5}),
+        project_(std::move(project)) {
+    if (project_.path.empty()) project_.path = options.project_path;
+    for (const auto& lane : project_.pixel.lanes) {
+      lane_ids_.push_back(next_id_++);
+      Result<NodePtr> raw = open_input_node(lane.path);  // a missing file: tiles say so
+      raw_nodes_.push_back(raw.ok() ? *raw : nullptr);
+    }
+    prediction_nodes_.resize(project_.pixel.lanes.size());
+    if (project_.pixel.forest) generation_ = 1;
+  }
+
+  ProjectState state() override {
+    std::lock_guard lock(mutex_);
+    ProjectState state;
+    state.path = project_.path;
+    state.name =
+        project_.path.empty() ? "untitled" : std::filesystem::path(project_.path).stem().string();
+    state.dirty = dirty_;
+    for (const auto& label_class : project_.pixel.classes) {
+      state.classes.push_back({label_class.name, hex_color(label_class.color)});
+    }
+    for (size_t i = 0; i < project_.pixel.lanes.size(); ++i) state.images.push_back(summary(i));
+    state.features = grid_from_workflow(project_.pixel.features);
+    state.live_update = live_update_;
+    state.trained = project_.pixel.forest != nullptr;
+    state.generation = generation_;
+    state.can_undo = position_ > 0;
+    state.can_redo = position_ < history_.size();
+    return state;
+  }
+
+  Status save(const std::string& path, Progress& progress) override {
+    std::lock_guard lock(mutex_);
+    const std::string target = path.empty() ? project_.path : path;
+    if (target.empty())
+      return make_error(ErrorCode::kInvalidArgument, "the project has no file yet: give a path");
+    progress.start(1, "saving");
+    GROVE_RETURN_IF_ERROR(save_project(project_, target));
+    project_.path = target;
+    dirty_ = false;
+    progress.finish();
+    return ok_status();
+  }
+
+  Result<ImageSummary> add_image(const std::string& path) override {
+    GROVE_ASSIGN_OR_RETURN(NodePtr raw, open_input_node(path));
+    std::lock_guard lock(mutex_);
+    GROVE_ASSIGN_OR_RETURN(size_t index, project_.pixel.add_lane(path));
+    lane_ids_.push_back(next_id_++);
+    raw_nodes_.push_back(raw);
+    prediction_nodes_.resize(project_.pixel.lanes.size());
+    dirty_ = true;
+    return summary(index);
+  }
+
+  Status remove_image(ImageId id) override {
+    std::lock_guard lock(mutex_);
+    GROVE_ASSIGN_OR_RETURN(size_t index, lane_index(id));
+    project_.pixel.lanes.erase(project_.pixel.lanes.begin() + index);
+    lane_ids_.erase(lane_ids_.begin() + index);
+    raw_nodes_.erase(raw_nodes_.begin() + index);
+    prediction_nodes_.erase(prediction_nodes_.begin() + index);
+    std::erase_if(history_, [&](const HistoryEntry& entry) { return entry.image == id; });
+    position_ = std::min(position_, history_.size());
+    dirty_ = true;
+    return ok_status();
+  }
+
+  Result<ValueRange> value_range(ImageId id, int channel) override {
+    NodePtr raw;
+    Shape5 shape;
+    {
+      std::lock_guard lock(mutex_);
+      GROVE_ASSIGN_OR_RETURN(size_t index, lane_index(id));
+      raw = raw_nodes_[index];
+      shape = project_.pixel.lanes[index].shape;
+    }
+    if (!raw) return make_error(ErrorCode::kNotFound, "image {} cannot be read", id);
+    // A sample: the middle time point and slice, at most ~4 M pixels of it.
+    Box5 box(Shape5(shape.t() / 2, shape.z() / 2, 0, 0, channel),
+             Shape5(shape.t() / 2 + 1, shape.z() / 2 + 1, shape.y(), shape.x(), channel + 1));
+    const int64_t step =
+        std::max<int64_t>(1, static_cast<int64_t>(std::sqrt(double(shape.y() * shape.x()) / 4e6)));
+    GROVE_ASSIGN_OR_RETURN(AnyArray data, engine_.compute(raw, box));
+    GROVE_ASSIGN_OR_RETURN(AnyArray values, data.convert(DType::f64));
+    std::vector<double> sample;
+    const View<double> view = values.view<double>();
+    for (int64_t y = 0; y < view.shape().y(); y += step)
+      for (int64_t x = 0; x < view.shape().x(); x += step) sample.push_back(view(0, 0, y, x, 0));
+    if (sample.empty()) return ValueRange{};
+    std::sort(sample.begin(), sample.end());
+    auto at = [&](double fraction) {
+      return sample[static_cast<size_t>(fraction * (sample.size() - 1))];
+    };
+    return ValueRange{sample.front(), sample.back(), at(0.001), at(0.999)};
+  }
+
+  Status add_class(const server::LabelClass& label_class) override {
+    std::lock_guard lock(mutex_);
+    if (project_.pixel.classes.size() >= 254)
+      return make_error(ErrorCode::kInvalidArgument, "at most 254 classes");
+    project_.pixel.classes.push_back({label_class.name, parse_color(label_class.color)});
+    dirty_ = true;
+    return ok_status();
+  }
+
+  Status update_class(int label, const server::LabelClass& label_class) override {
+    std::lock_guard lock(mutex_);
+    auto& classes = project_.pixel.classes;
+    if (label < 1 || label > int(classes.size()))
+      return make_error(ErrorCode::kNotFound, "class {} does not exist", label);
+    classes[label - 1] = {label_class.name, parse_color(label_class.color)};
+    dirty_ = true;
+    return ok_status();
+  }
+
+  Status remove_class(int label) override {
+    std::lock_guard lock(mutex_);
+    auto& classes = project_.pixel.classes;
+    if (label < 1 || label > int(classes.size()))
+      return make_error(ErrorCode::kNotFound, "class {} does not exist", label);
+    for (auto& lane : project_.pixel.lanes) {
+      lane.labels->clear_class(static_cast<uint8_t>(label));
+      for (int later = label + 1; later <= int(classes.size()); ++later) {
+        lane.labels->relabel(static_cast<uint8_t>(later), static_cast<uint8_t>(later - 1));
+      }
+    }
+    classes.erase(classes.begin() + (label - 1));
+    history_.clear();  // the stored edits refer to the old numbering
+    position_ = 0;
+    dirty_ = true;
+    return ok_status();
+  }
+
+  Result<LabelChange> apply_stroke(const server::BrushStroke& stroke) override {
+    std::shared_ptr<LabelStore> labels;
+    Shape5 shape;
+    {
+      std::lock_guard lock(mutex_);
+      GROVE_ASSIGN_OR_RETURN(size_t index, lane_index(stroke.where.image));
+      if (stroke.label < 0 || stroke.label > int(project_.pixel.classes.size())) {
+        return make_error(ErrorCode::kInvalidArgument, "class {} does not exist", stroke.label);
+      }
+      labels = project_.pixel.lanes[index].labels;
+      shape = project_.pixel.lanes[index].shape;
+    }
+    Result<StrokeMask> mask = rasterize_stroke(workflow_stroke(stroke), shape);
+    if (!mask.ok()) {
+      // A stroke wholly outside the image changes nothing.
+      if (mask.error().code() == ErrorCode::kOutOfRange) return LabelChange{stroke.where.image, {}};
+      return std::move(mask).error();
+    }
+    GROVE_ASSIGN_OR_RETURN(
+        LabelEdit edit, labels->paint(mask->box, mask->mask, static_cast<uint8_t>(stroke.label)));
+    std::lock_guard lock(mutex_);
+    history_.resize(position_);
+    history_.push_back({stroke.where.image, std::move(edit)});
+    position_ = history_.size();
+    dirty_ = true;
+    return LabelChange{stroke.where.image, mask->box};
+  }
+
+  Result<LabelChange> undo() override { return step(/*back=*/true); }
+  Result<LabelChange> redo() override { return step(/*back=*/false); }
+
+  Result<std::vector<LabelChange>> clear_labels(std::optional<ImageId> id, int label) override {
+    std::lock_guard lock(mutex_);
+    std::vector<LabelChange> changes;
+    for (size_t i = 0; i < project_.pixel.lanes.size(); ++i) {
+      if (id && lane_ids_[i] != *id) continue;
+      auto& lane = project_.pixel.lanes[i];
+      const Box5 whole = Box5::of(lane.shape).with_channels(0, 1);
+      GROVE_ASSIGN_OR_RETURN(AnyArray before, lane.labels->read(whole));
+      if (label > 0)
+        lane.labels->clear_class(static_cast<uint8_t>(label));
+      else
+        lane.labels->clear();
+      // NOTE: keeps the whole image's labels for undo; a sparse edit would be leaner for huge
+      // volumes.
+      history_.resize(position_);
+      history_.push_back({lane_ids_[i], LabelEdit{whole, std::move(before)}});
+      position_ = history_.size();
+      changes.push_back({lane_ids_[i], whole});
+    }
+    dirty_ = true;
+    return changes;
+  }
+
+  FeatureSelection features() override {
+    std::lock_guard lock(mutex_);
+    return grid_from_workflow(project_.pixel.features);
+  }
+
+  Status set_features(const FeatureSelection& selection) override {
+    if (selection.selected_count() == 0)
+      return make_error(ErrorCode::kInvalidArgument, "select at least one feature");
+    filters::FeatureSelection converted = workflow_from_grid(selection);
+    GROVE_RETURN_IF_ERROR(converted.validate());
+    std::lock_guard lock(mutex_);
+    project_.pixel.features = std::move(converted);
+    // The forest was trained on the old features: it cannot read the new ones.
+    project_.pixel.forest = nullptr;
+    for (auto& node : prediction_nodes_) node = nullptr;
+    dirty_ = true;
+    return ok_status();
+  }
+
+  Status set_live_update(bool on) override {
+    std::lock_guard lock(mutex_);
+    live_update_ = on;
+    return ok_status();
+  }
+
+  Result<uint64_t> train(const CancelToken& cancel, Progress& progress) override {
+    PixelClassification copy;
+    std::vector<NodePtr> raw_nodes;
+    {
+      std::lock_guard lock(mutex_);
+      copy = project_.pixel;  // lanes share their label stores; the forest is replaced below
+      raw_nodes = raw_nodes_;
+    }
+    int classes_with_labels = 0;
+    std::vector<int64_t> counts;
+    for (const auto& lane : copy.lanes) {
+      const std::vector<int64_t> lane_counts = lane.labels->counts();
+      if (lane_counts.size() > counts.size()) counts.resize(lane_counts.size(), 0);
+      for (size_t k = 1; k < lane_counts.size(); ++k) counts[k] += lane_counts[k];
+    }
+    for (size_t k = 1; k < counts.size(); ++k) classes_with_labels += counts[k] > 0;
+    if (classes_with_labels < 2) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "paint labels of at least two classes to train");
+    }
+    RunOptions options;
+    options.context.cancel = cancel;
+    options.context.priority = 1000;  // training before prefetching, the viewport's tiles wait
+    options.progress = &progress;
+    GROVE_ASSIGN_OR_RETURN(TrainingReport report, copy.train(engine_, raw_nodes, options));
+    (void)report;
+    std::lock_guard lock(mutex_);
+    project_.pixel.forest = copy.forest;
+    project_.pixel.forest_id = copy.forest_id;
+    project_.pixel.trained_channels = copy.trained_channels;
+    project_.pixel.trained_volume_3d = copy.trained_volume_3d;
+    for (auto& node : prediction_nodes_) node = nullptr;
+    dirty_ = true;
+    return ++generation_;
+  }
+
+  Result<std::vector<FeatureImportance>> feature_importance() override {
+    std::lock_guard lock(mutex_);
+    std::vector<FeatureImportance> list;
+    const auto& forest = project_.pixel.forest;
+    if (!forest) return list;
+    const std::vector<double>& gini = forest->training().gini_importance;
+    const bool volume = project_.pixel.trained_volume_3d;
+    for (const auto& item : filters::feature_layout(project_.pixel.features,
+                                                    project_.pixel.trained_channels, volume)) {
+      for (int64_t channel = 0; channel < project_.pixel.trained_channels; ++channel) {
+        for (int component = 0; component < item.components; ++component) {
+          const size_t index =
+              static_cast<size_t>(item.first_channel + channel * item.components + component);
+          if (index >= gini.size()) continue;
+          list.push_back({std::string(filters::family_id(item.family)),
+                          project_.pixel.features.scales[item.scale_index],
+                          static_cast<int>(channel), component, volume && item.spatial_rank == 2,
+                          gini[index]});
+        }
+      }
+    }
+    return list;
+  }
+
+  Result<Tile> tile(const TileRequest& request) override {
+    NodePtr node;
+    std::shared_ptr<LabelStore> labels;
+    Shape5 shape;
+    Tile tile;
+    const bool prediction = request.layer == Layer::probabilities ||
+                            request.layer == Layer::segmentation ||
+                            request.layer == Layer::uncertainty;
+    {
+      std::lock_guard lock(mutex_);
+      GROVE_ASSIGN_OR_RETURN(size_t index, lane_index(request.where.image));
+      shape = project_.pixel.lanes[index].shape;
+      labels = project_.pixel.lanes[index].labels;
+      tile.generation = generation_;
+      node = raw_nodes_[index];
+      if (prediction) {
+        if (!project_.pixel.forest || !node) return tile;  // nothing to show before training
+        if (!prediction_nodes_[index]) {
+          GROVE_ASSIGN_OR_RETURN(prediction_nodes_[index],
+                                 project_.pixel.probability_node(node, /*cacheable=*/true));
+        }
+        node = prediction_nodes_[index];
+      }
+    }
+    if (!node && request.layer != Layer::labels)
+      return make_error(ErrorCode::kNotFound, "image {} cannot be read", request.where.image);
+    const auto extent = plane_extent(shape, request.where.plane);
+    const int64_t step = int64_t{1} << request.level;
+    // The full-resolution region the tile covers, sampled at every step-th pixel (NOTE: a
+    // pyramid op would make coarse levels of huge images cheap).
+    const int64_t u0 = request.u0 * step, v0 = request.v0 * step;
+    const int64_t u1 = std::min(extent[0], (request.u0 + request.width - 1) * step + 1);
+    const int64_t v1 = std::min(extent[1], (request.v0 + request.height - 1) * step + 1);
+    Box5 box =
+        plane_box(shape, request.where.plane, request.where.t, request.where.slice, u0, v0, u1, v1);
+    AnyArray data;
+    if (request.layer == Layer::labels) {
+      GROVE_ASSIGN_OR_RETURN(data, labels->read(box.with_channels(0, 1)));
+    } else {
+      box = box.with_channels(0, node->info().shape.c());
+      if (request.layer == Layer::raw && request.channel >= 0)
+        box = box.with_channels(request.channel, request.channel + 1);
+      RunOptions options;
+      options.context.cancel = request.cancel;
+      options.context.priority = request.priority;
+      options.context.generation = tile.generation;
+      GROVE_ASSIGN_OR_RETURN(data, engine_.submit(node, box, options).get());
+    }
+    GROVE_ASSIGN_OR_RETURN(AnyArray plane, as_plane_array(data, request.where.plane));
+    GROVE_ASSIGN_OR_RETURN(AnyArray sampled, subsample(plane, step, request.width, request.height));
+    if (request.layer == Layer::segmentation || request.layer == Layer::uncertainty) {
+      GROVE_ASSIGN_OR_RETURN(sampled, derive(sampled, request.layer));
+    }
+    tile.data = std::move(sampled);
+    return tile;
+  }
+
+  Result<std::vector<std::string>> export_results(const server::ExportRequest& request,
+                                                  const CancelToken& cancel,
+                                                  Progress& progress) override {
+    PixelClassification copy;
+    std::vector<std::string> inputs;
+    {
+      std::lock_guard lock(mutex_);
+      if (!project_.pixel.forest)
+        return make_error(ErrorCode::kInvalidArgument, "train before exporting");
+      copy = project_.pixel;
+      for (size_t i = 0; i < copy.lanes.size(); ++i) {
+        if (request.images.empty() ||
+            std::count(request.images.begin(), request.images.end(), lane_ids_[i])) {
+          inputs.push_back(copy.lanes[i].path);
+        }
+      }
+    }
+    GROVE_ASSIGN_OR_RETURN(ExportSource source, parse_export_source(request.source));
+    std::vector<std::string> outputs;
+    for (const auto& input : inputs) {
+      grove::ExportRequest job;
+      job.input = input;
+      job.source = source;
+      job.format = request.format;
+      if (!request.output_pattern.empty()) job.output_pattern = request.output_pattern;
+      job.overwrite = request.overwrite;
+      GROVE_ASSIGN_OR_RETURN(std::string output,
+                             export_image(engine_, copy, job, &progress, cancel));
+      outputs.push_back(output);
+    }
+    return outputs;
+  }
+
+ private:
+  // Simple segmentation (label of the most probable class) or uncertainty (1 - (p1 - p2)) of a
+  // (1, 1, h, w, K) probability tile.
+  static Result<AnyArray> derive(const AnyArray& probabilities, Layer layer) {
+    GROVE_ASSIGN_OR_RETURN(AnyArray p, probabilities.convert(DType::f32));
+    const Shape5 shape = p.shape();
+    const int64_t classes = shape.c();
+    const bool segmentation = layer == Layer::segmentation;
+    GROVE_ASSIGN_OR_RETURN(AnyArray out, AnyArray::allocate(segmentation ? DType::u8 : DType::f32,
+                                                            Shape5(1, 1, shape.y(), shape.x(), 1)));
+    const float* in = static_cast<const float*>(p.raw_data());
+    for (int64_t i = 0; i < shape.y() * shape.x(); ++i) {
+      const float* pixel = in + i * classes;
+      int64_t best = 0;
+      float first = -1, second = -1;
+      for (int64_t k = 0; k < classes; ++k) {
+        if (pixel[k] > first) {
+          second = first, first = pixel[k], best = k;
+        } else if (pixel[k] > second) {
+          second = pixel[k];
+        }
+      }
+      if (segmentation) {
+        static_cast<uint8_t*>(out.raw_data())[i] = static_cast<uint8_t>(best + 1);
+      } else {
+        static_cast<float*>(out.raw_data())[i] = classes > 1 ? 1.0f - (first - second) : 0.0f;
+      }
+    }
+    return out;
+  }
+
+  ImageSummary summary(size_t index) const {
+    const PixelLane& lane = project_.pixel.lanes[index];
+    ImageSummary summary;
+    summary.id = lane_ids_[index];
+    summary.path = lane.path;
+    const ImagePath parts = split_image_path(lane.path);
+    summary.name = std::filesystem::path(parts.file).filename().string() +
+                   (parts.internal.empty() ? "" : "/" + parts.internal);
+    summary.shape = lane.shape;
+    summary.dtype = lane.dtype;
+    summary.axes = lane.axes;
+    for (int64_t count : lane.labels->counts()) summary.labelled_pixels += count;
+    return summary;
+  }
+
+  Result<size_t> lane_index(ImageId id) const {
+    for (size_t i = 0; i < lane_ids_.size(); ++i) {
+      if (lane_ids_[i] == id) return i;
+    }
+    return make_error(ErrorCode::kNotFound, "image {} does not exist", id);
+  }
+
+  Result<LabelChange> step(bool back) {
+    std::lock_guard lock(mutex_);
+    if (back ? position_ == 0 : position_ >= history_.size()) return LabelChange{};
+    HistoryEntry& entry = history_[back ? position_ - 1 : position_];
+    GROVE_ASSIGN_OR_RETURN(size_t index, lane_index(entry.image));
+    // Applying an edit returns its inverse: keep that for the opposite direction.
+    GROVE_ASSIGN_OR_RETURN(LabelEdit inverse, project_.pixel.lanes[index].labels->undo(entry.edit));
+    const Box5 box = entry.edit.box;
+    entry.edit = std::move(inverse);
+    if (back) {
+      --position_;
+    } else {
+      ++position_;
+    }
+    dirty_ = true;
+    return LabelChange{entry.image, box};
+  }
+
+  Engine engine_;
+  std::mutex mutex_;
+  Project project_;
+  std::vector<ImageId> lane_ids_;          // parallel to project_.pixel.lanes
+  std::vector<NodePtr> raw_nodes_;         // parallel to the lanes
+  std::vector<NodePtr> prediction_nodes_;  // per lane, for the current forest (null: to build)
+  ImageId next_id_ = 0;
+  bool live_update_ = false;
+  bool dirty_ = false;
+  uint64_t generation_ = 0;
+  std::vector<HistoryEntry> history_;
+  size_t position_ = 0;
+};
+
+}  // namespace
+
+Result<std::shared_ptr<Backend>> open_pixel_backend(const PixelBackendOptions& options) {
+  Project project;
+  if (!options.project_path.empty() && std::filesystem::exists(options.project_path)) {
+    GROVE_ASSIGN_OR_RETURN(project, open_project(options.project_path));
+  } else {
+    project.pixel.features = filters::FeatureSelection::all();
+  }
+  return std::shared_ptr<Backend>(std::make_shared<PixelBackend>(options, std::move(project)));
+}
+
+}  // namespace grove::server
