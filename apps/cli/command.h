@@ -21,6 +21,14 @@ using Action = std::function<Status()>;
 int report_error(const Error& error);
 
 // Registrations (one per command file).
-void register_info(CLI::App& app, Action& action);  // info_command.cpp
+void register_info(CLI::App& app, Action& action);      // info_command.cpp
+void register_features(CLI::App& app, Action& action);  // features_command.cpp
+void register_pixel(CLI::App& app, Action& action);     // pixel_command.cpp
+void register_run(CLI::App& app, Action& action);       // run_command.cpp
+void register_import(CLI::App& app, Action& action);    // import_command.cpp
+
+// ilastik's headless command line (headless_command.cpp).
+bool is_headless_call(int argc, char** argv);
+int run_headless(int argc, char** argv);
 
 }  // namespace grove::cli

@@ -131,15 +131,17 @@ std::string to_text(const Report& report) {
     }
     std::string storage = info.compression.empty() ? "none" : info.compression;
     if (info.chunk_shape != Shape5::filled(0)) {
-      storage += fmt::format(", chunks {}", join_extents(io::stored_dims(info.chunk_shape, info.axes), " x "));
+      storage += fmt::format(", chunks {}",
+                             join_extents(io::stored_dims(info.chunk_shape, info.axes), " x "));
     }
     out += fmt::format("  storage:     {}\n", storage);
   }
   if (report.container) {
     out += fmt::format("  datasets:    {}\n", report.datasets.size());
     for (const auto& entry : report.datasets) {
-      out += fmt::format("    {}  ({})  {}  {}  {}\n", entry.path, join_extents(entry.stored_shape, ", "),
-                         dtype_name(entry.dtype), entry.axes, entry.compression);
+      out += fmt::format("    {}  ({})  {}  {}  {}\n", entry.path,
+                         join_extents(entry.stored_shape, ", "), dtype_name(entry.dtype),
+                         entry.axes, entry.compression);
     }
   }
   return out;
@@ -182,12 +184,14 @@ void register_info(CLI::App& app, Action& action) {
   auto arguments = std::make_shared<InfoArguments>();
   CLI::App* command = app.add_subcommand(
       "info", "Show format, axes, shape (t,z,y,x,c), dtype, pixel size and datasets of images");
-  command->add_option("files", arguments->files,
-                      "Image files; containers as file.h5 (lists its datasets) or "
-                      "file.h5/internal/path")
+  command
+      ->add_option("files", arguments->files,
+                   "Image files; containers as file.h5 (lists its datasets) or "
+                   "file.h5/internal/path")
       ->required();
   command->add_flag("--json", arguments->json, "Machine-readable output (a JSON array)");
-  command->callback([arguments, &action] { action = [arguments] { return run_info(*arguments); }; });
+  command->callback(
+      [arguments, &action] { action = [arguments] { return run_info(*arguments); }; });
 }
 
 }  // namespace grove::cli

@@ -19,11 +19,16 @@ int report_error(const Error& error) {
 
 int main(int argc, char** argv) {
   using namespace grove::cli;
+  if (is_headless_call(argc, argv)) return run_headless(argc, argv);
   CLI::App app{"grove: interactive machine learning for (bio)image analysis", "grove"};
   app.set_version_flag("--version", std::string("grove 0.1.0"));
   app.require_subcommand(1);
   Action action;
   register_info(app, action);
+  register_features(app, action);
+  register_pixel(app, action);
+  register_run(app, action);
+  register_import(app, action);
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;
     for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {

@@ -613,7 +613,8 @@ Result<std::vector<DatasetEntry>> list_n5_datasets(const std::string& file) {
   for (const std::string& dataset : datasets) {
     auto opened = open_dataset(ImagePath{file, dataset});
     if (!opened.ok()) continue;
-    entries.push_back({dataset, opened->info.shape, opened->info.dtype, opened->info.axes});
+    entries.push_back({dataset, opened->info.shape, opened->info.dtype, opened->info.axes,
+                       opened->info.stored_shape, opened->info.compression});
   }
   return entries;
 }

@@ -9,9 +9,11 @@
 #include "grove/io/hdf5.h"
 #include "grove/io/image.h"
 #include "grove/io/jpeg.h"
+#include "grove/io/n5.h"
 #include "grove/io/npy.h"
 #include "grove/io/png.h"
 #include "grove/io/tiff.h"
+#include "grove/io/zarr.h"
 
 namespace grove {
 
@@ -88,21 +90,18 @@ Error with_path(Error error, const std::string& path) {
 }
 
 // ---- Zarr and N5 ----------------------------------------------------------------------------
-// The one place where the Zarr (io/zarr.*) and N5 (io/n5.*) drivers plug in: replace these three
-// functions' bodies with calls to them.
+// The chunked-store drivers (io/zarr.*, io/n5.*).
 Result<std::unique_ptr<ImageReader>> open_chunked_store(Format format, const ImagePath& path) {
-  return make_error(ErrorCode::kUnsupported, "{} stores are not supported yet ({})",
-                    format_name(format), path.file);
+  return format == Format::kZarr ? open_zarr(path) : open_n5(path);
 }
 Result<std::unique_ptr<ImageWriter>> create_chunked_store(Format format, const ImagePath& path,
-                                                          const Shape5&, DType,
-                                                          const WriteOptions&) {
-  return make_error(ErrorCode::kUnsupported, "{} stores are not supported yet ({})",
-                    format_name(format), path.file);
+                                                          const Shape5& shape, DType dtype,
+                                                          const WriteOptions& options) {
+  return format == Format::kZarr ? create_zarr(path, shape, dtype, options)
+                                 : create_n5(path, shape, dtype, options);
 }
 Result<std::vector<DatasetEntry>> list_chunked_store(Format format, const ImagePath& path) {
-  return make_error(ErrorCode::kUnsupported, "{} stores are not supported yet ({})",
-                    format_name(format), path.file);
+  return format == Format::kZarr ? list_zarr_datasets(path.file) : list_n5_datasets(path.file);
 }
 // ---------------------------------------------------------------------------------------------
 
@@ -130,8 +129,8 @@ Result<std::unique_ptr<ImageReader>> open_parsed(const ImagePath& path) {
   GROVE_ASSIGN_OR_RETURN(Format format, detect_format(path));
   if (!path.internal.empty() && !is_container(format)) {
     return make_error(ErrorCode::kInvalidArgument,
-                      "is a {} file, not a container: it holds no dataset '{}'", format_name(format),
-                      path.internal);
+                      "is a {} file, not a container: it holds no dataset '{}'",
+                      format_name(format), path.internal);
   }
   switch (format) {
     case Format::kTiff: return io::open_tiff(path.file);
@@ -219,9 +218,7 @@ Result<std::unique_ptr<ImageWriter>> create_image(const std::string& path, const
       writer = io::create_hdf5(parsed.file, parsed.internal, shape, dtype, options);
       break;
     case Format::kZarr:
-    case Format::kN5:
-      writer = create_chunked_store(format, parsed, shape, dtype, options);
-      break;
+    case Format::kN5: writer = create_chunked_store(format, parsed, shape, dtype, options); break;
     case Format::kUnknown: break;
   }
   if (!writer.ok()) return with_path(std::move(writer).error(), path);
@@ -255,7 +252,8 @@ Result<std::vector<DatasetEntry>> list_datasets(const std::string& file) {
     if (!entries.ok()) return with_path(std::move(entries).error(), file);
     return entries;
   }
-  if (*format == Format::kZarr || *format == Format::kN5) return list_chunked_store(*format, parsed);
+  if (*format == Format::kZarr || *format == Format::kN5)
+    return list_chunked_store(*format, parsed);
   GROVE_ASSIGN_OR_RETURN(std::unique_ptr<ImageReader> reader, open_image(file));
   const ImageInfo& info = reader->info();
   DatasetEntry entry;

@@ -1369,7 +1369,8 @@ Result<std::vector<DatasetEntry>> list_zarr_datasets(const std::string& file) {
   for (const std::string& array : arrays) {
     auto opened = open_array(ImagePath{file, array});
     if (!opened.ok()) continue;
-    entries.push_back({array, opened->info.shape, opened->info.dtype, opened->info.axes});
+    entries.push_back({array, opened->info.shape, opened->info.dtype, opened->info.axes,
+                       opened->info.stored_shape, opened->info.compression});
   }
   return entries;
 }
