@@ -95,7 +95,9 @@ inline const float* walk_row(const ForestNode* nodes, int32_t at, int depth, con
   }
 }
 
+template <int kOutputs>
 inline void add_to_row(double* sum, int64_t row, const float* value, int64_t outputs) {
+  if constexpr (kOutputs > 0) outputs = kOutputs;
   for (int64_t c = 0; c < outputs; ++c) sum[c * kBlockRows + row] += value[c];
 }
 
@@ -104,10 +106,10 @@ inline void add_to_row(double* sum, int64_t row, const float* value, int64_t out
 // tree. Neighbouring pixels mostly take the same path, so a group walks together, one vector
 // compare per node, until it reaches a leaf or its rows part; the groups step in turn so that
 // their memory loads overlap. Rows of a group that parted finish alone.
-template <bool kLimited, int kGroups>
+template <bool kLimited, int kGroups, int kOutputs>
 void walk_groups(const ForestNode* nodes, const float* x, int64_t first, const ValueTables& tables,
                  int max_depth, double* sum) {
-  const int64_t outputs = tables.outputs;
+  const int64_t outputs = kOutputs > 0 ? kOutputs : tables.outputs;
   int32_t at[kGroups];
   int below[kGroups];
   int parted_depth[kGroups];
@@ -156,7 +158,7 @@ void walk_groups(const ForestNode* nodes, const float* x, int64_t first, const V
         const float* v = child < 0 ? tables.leaf + ForestNode::leaf_of(child) * outputs
                                    : walk_row<kLimited>(nodes, child, depth + 1, x + row + lane,
                                                         tables, max_depth);
-        add_to_row(sum, row + lane, v, outputs);
+        add_to_row<kOutputs>(sum, row + lane, v, outputs);
       }
       continue;
     }
@@ -173,17 +175,21 @@ void walk_groups(const ForestNode* nodes, const float* x, int64_t first, const V
 
 // Walks the rows of a transposed block through one tree and adds where each ends to sum
 // (outputs × kBlockRows, class-major). Every row gets exactly one addition per tree, in tree
-// order, as in the naive walk, so the results are the same bit for bit.
-template <bool kLimited>
+// order, as in the naive walk, so the results are the same bit for bit. kOutputs: the number of
+// outputs when known at compile time (2, the usual foreground/background), else 0.
+template <bool kLimited, int kOutputs>
 void walk_block(const ForestNode* nodes, const float* x, int64_t rows, const ValueTables& tables,
                 int max_depth, double* sum) {
   int64_t r = 0;
 #if defined(__AVX__)
-  for (; r + 32 <= rows; r += 32) walk_groups<kLimited, 4>(nodes, x, r, tables, max_depth, sum);
-  for (; r + 8 <= rows; r += 8) walk_groups<kLimited, 1>(nodes, x, r, tables, max_depth, sum);
+  for (; r + 32 <= rows; r += 32)
+    walk_groups<kLimited, 4, kOutputs>(nodes, x, r, tables, max_depth, sum);
+  for (; r + 8 <= rows; r += 8)
+    walk_groups<kLimited, 1, kOutputs>(nodes, x, r, tables, max_depth, sum);
 #endif
   for (; r < rows; ++r)
-    add_to_row(sum, r, walk_row<kLimited>(nodes, 0, 0, x + r, tables, max_depth), tables.outputs);
+    add_to_row<kOutputs>(sum, r, walk_row<kLimited>(nodes, 0, 0, x + r, tables, max_depth),
+                         tables.outputs);
 }
 
 }  // namespace
@@ -375,11 +381,18 @@ void RandomForest::predict_block(FeatureMatrix features, MatrixView<float> out,
       kind() == ForestKind::kClassification ? 0.0f : std::numeric_limits<float>::quiet_NaN();
   std::vector<float> transposed(columns * kBlockRows);
   std::vector<double> sum(outputs * kBlockRows);
+  std::vector<uint8_t> has_nan(kBlockRows);
   for (int64_t begin = 0; begin < features.rows; begin += kBlockRows) {
     const int64_t rows = std::min(kBlockRows, features.rows - begin);
     for (int64_t r = 0; r < rows; ++r) {
       const float* x = features.row(begin + r);
       for (int64_t c = 0; c < columns; ++c) transposed[c * kBlockRows + r] = x[c];
+    }
+    // NaN rows, found column by column (contiguous, so it vectorises).
+    std::fill(has_nan.begin(), has_nan.end(), 0);
+    for (int64_t c = 0; c < columns; ++c) {
+      const float* column = &transposed[c * kBlockRows];
+      for (int64_t r = 0; r < rows; ++r) has_nan[r] |= column[r] != column[r];
     }
     std::fill(sum.begin(), sum.end(), 0.0);
     for (int64_t t = 0; t < trees; ++t) {
@@ -387,16 +400,19 @@ void RandomForest::predict_block(FeatureMatrix features, MatrixView<float> out,
       const ValueTables tables{tree_leaf_values(t),
                                internal_values_.data() + parts_.tree_node_begin[t] * outputs,
                                outputs};
-      if (max_depth > 0)
-        walk_block<true>(nodes, transposed.data(), rows, tables, max_depth, sum.data());
-      else
-        walk_block<false>(nodes, transposed.data(), rows, tables, max_depth, sum.data());
+      const float* x = transposed.data();
+      if (max_depth > 0) {
+        walk_block<true, 0>(nodes, x, rows, tables, max_depth, sum.data());
+      } else if (outputs == 2) {
+        walk_block<false, 2>(nodes, x, rows, tables, max_depth, sum.data());
+      } else {
+        walk_block<false, 0>(nodes, x, rows, tables, max_depth, sum.data());
+      }
     }
     for (int64_t r = 0; r < rows; ++r) {
       float* o = out.row(begin + r);
-      const bool nan = row_has_nan(features.row(begin + r), columns);
       for (int64_t c = 0; c < outputs; ++c)
-        o[c] = nan ? nan_value : static_cast<float>(sum[c * kBlockRows + r] / tree_total);
+        o[c] = has_nan[r] ? nan_value : static_cast<float>(sum[c * kBlockRows + r] / tree_total);
     }
   }
 }
