@@ -718,8 +718,9 @@ Result<RandomForest> train_classification_forest(FeatureMatrix features,
         std::unique(problem.class_labels.begin(), problem.class_labels.end()),
         problem.class_labels.end());
   }
-  if (problem.class_labels.size() > 65536)
-    return make_error(ErrorCode::kInvalidArgument, "{} classes are too many (at most 65536)",
+  // Each training thread keeps per-bin class histograms; this bounds their memory (tens of MB).
+  if (problem.class_labels.size() > 4096)
+    return make_error(ErrorCode::kInvalidArgument, "{} classes are too many (at most 4096)",
                       problem.class_labels.size());
   problem.outputs = static_cast<int>(problem.class_labels.size());
   problem.class_of_row.assign(features.rows, 0);
@@ -760,10 +761,10 @@ Result<RandomForest> train_regression_forest(FeatureMatrix features, FeatureMatr
                                              const CancelToken* cancel, Progress* progress) {
   GROVE_RETURN_IF_ERROR(check_features(features, targets.rows));
   GROVE_RETURN_IF_ERROR(check_forest_options(options, features.columns));
-  if (targets.columns < 1 || targets.columns > 65536 || targets.data == nullptr ||
+  if (targets.columns < 1 || targets.columns > 4096 || targets.data == nullptr ||
       targets.row_stride < targets.columns)
-    return make_error(ErrorCode::kInvalidArgument, "regression targets: {} outputs per sample",
-                      targets.columns);
+    return make_error(ErrorCode::kInvalidArgument,
+                      "regression targets: {} outputs per sample (1..4096)", targets.columns);
   Problem problem;
   problem.kind = ForestKind::kRegression;
   problem.features = features;
