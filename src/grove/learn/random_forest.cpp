@@ -136,7 +136,11 @@ void walk_groups(const ForestNode* nodes, const float* x, int64_t first, const V
       const int mask =
           _mm256_movemask_ps(_mm256_cmp_ps(values, _mm256_set1_ps(node.threshold), _CMP_LT_OQ));
       if (mask == 0xFF || mask == 0) {
-        const int32_t next = node.children[mask == 0 ? 1 : 0];
+        // Both children are loaded with the node; selecting between registers keeps the
+        // memory load off the chain from one node to the next.
+        const int32_t left = node.children[0];
+        const int32_t right = node.children[1];
+        const int32_t next = mask == 0 ? right : left;
         at[g] = next;
         if (next < 0) walking &= ~(1u << g);
       } else {
