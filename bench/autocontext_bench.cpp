@@ -202,10 +202,16 @@ void run_case(const Settings& settings, const char* name, const AnyArray& image,
       autocontext.stages[1].feature_node(array_node(extra, std::string("bench extra ") + name)),
       "extra features");
 
+  NodePtr first_features = check(autocontext.stages[0].feature_node(raw), "stage 1 features");
+  NodePtr second_features =
+      check(autocontext.stages[1].feature_node(precomputed), "stage 2 features");
+
   const Timing t1 = stream(settings, first);
   const Timing both = stream(settings, second);
   const Timing alone = stream(settings, second_alone);
   const Timing features = stream(settings, extra_features);
+  const Timing f1 = stream(settings, first_features);
+  const Timing f2 = stream(settings, second_features);
 
   const Shape5 s = image.shape();
   std::printf(
@@ -222,6 +228,9 @@ void run_case(const Settings& settings, const char* name, const AnyArray& image,
   std::printf("  features of the %lld extra channels      %8.2f  (%.2f)\n",
               static_cast<long long>(classes), features.cpu, features.wall);
   const double stage2 = both.cpu - t1.cpu;
+  std::printf(
+      "  of which features: stage 1 %.2f, stage 2 %.2f; forests: stage 1 %.2f, stage 2 %.2f\n",
+      f1.cpu, f2.cpu, t1.cpu - f1.cpu, alone.cpu - f2.cpu);
   std::printf("  stage 2's cost (both - stage 1)         %8.2f\n", stage2);
   std::printf("  bound: stage 1 + extra features         %8.2f   ratio %.2f (<= 1 meets it)\n",
               t1.cpu + features.cpu, stage2 / (t1.cpu + features.cpu));
