@@ -4,7 +4,7 @@ JOBS ?= 2
 BUILD_TYPE ?= Release
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test demo clean
+.PHONY: all deps configure build test demo install clean
 
 all: build
 
@@ -24,6 +24,11 @@ test: build
 
 demo: build
 	@scripts/demo $(BUILD)
+
+# Installs what CMake's install rules name (the grove Python package, into
+# /usr/local/lib/python3.11/dist-packages unless CMAKE_INSTALL_PREFIX says otherwise; docs/python.md).
+install: build
+	cmake --install $(BUILD)
 
 clean:
 	rm -rf $(BUILD)
