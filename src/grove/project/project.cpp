@@ -25,7 +25,9 @@ namespace {
 constexpr const char* kFormatName = "grove-project";
 
 // Paths under the project's directory are stored relative to it, so a project folder can move.
+// An image held in memory (the Python module's arrays) has no path, and keeps none.
 std::string stored_path(const std::string& input, const fs::path& project_dir) {
+  if (input.empty()) return "";
   const ImagePath parts = split_image_path(input);
   std::error_code ec;
   fs::path file = fs::absolute(parts.file, ec).lexically_normal();
