@@ -122,6 +122,39 @@ TEST(PixelTrainingSet, RowsAreTheWholeImagesFeaturesAtTheLabels) {
   expect_same(*other, expected_rows(engine, features, *lane.labels));
 }
 
+// The interactive path: the viewer's boxes through the cached feature node equal the whole
+// image's features (the cache assembles them from its fixed blocks).
+TEST(PixelTrainingSet, CachedFeatureBoxesEqualTheWholeImage) {
+  const Shape5 shape(1, 40, 70, 90, 1);
+  NodePtr raw = array_node(smooth_random_volume(shape, 11), "cached features test volume");
+  PixelClassification pixel;
+  pixel.features =
+      *filters::parse_feature_spec("GaussianSmoothing:0.7,3.5;LaplacianOfGaussian:1.6");
+  EngineOptions options;
+  options.threads = 2;
+  Engine engine(options);
+  NodePtr cached = *pixel.feature_node(raw, /*cacheable=*/true);
+  NodePtr plain = *pixel.feature_node(raw, /*cacheable=*/false);
+  AnyArray whole = *engine.compute(plain, Box5::of(plain->info().shape));
+  const int64_t channels = plain->info().shape.c();
+  for (const Box5& box : {Box5({0, 5, 10, 3, 0}, {1, 6, 11, 80, channels}),
+                          Box5({0, 0, 0, 0, 0}, {1, 40, 64, 64, channels}),
+                          Box5({0, 13, 33, 47, 0}, {1, 39, 69, 89, channels})}) {
+    AnyArray got = *engine.compute(cached, box);
+    View<const float> g = got.view<float>();
+    View<const float> w = whole.view<float>();
+    const Shape5 s = box.shape();
+    int64_t differing = 0;
+    for (int64_t z = 0; z < s[kZ]; ++z)
+      for (int64_t y = 0; y < s[kY]; ++y)
+        for (int64_t x = 0; x < s[kX]; ++x)
+          for (int64_t c = 0; c < channels; ++c)
+            differing += g(0, z, y, x, c) !=
+                         w(0, box.begin[kZ] + z, box.begin[kY] + y, box.begin[kX] + x, c);
+    EXPECT_EQ(differing, 0) << box.to_string();
+  }
+}
+
 TEST(PixelTrainingSet, NoLabelsIsAClearError) {
   const Shape5 shape(1, 1, 30, 30, 1);
   NodePtr raw = array_node(smooth_random_volume(shape, 3), "empty labels test image");
