@@ -6,9 +6,11 @@
 // Layout for speed: all trees' nodes are 16-byte records in one array, tree after tree, each
 // tree's nodes in pre-order (a child always comes after its parent, which also proves that every
 // walk ends). Leaves are rows of one value table (class probabilities, or regression values).
-// Prediction walks one block of samples through one tree after another, so that a tree and the
-// block's features stay in cache; the block is transposed so that neighbouring samples (pixels),
-// which mostly take the same path, walk together 8 at a time with one vector compare per node.
+// Prediction walks one block of 64 samples through one tree after another, so that a tree and
+// the block's features stay in cache. The block is transposed, and its samples walk a tree
+// together: each node is visited once with the set of samples that reached it (one vector
+// compare per 8 samples), the set splitting as samples part. Neighbouring pixels mostly take the
+// same path, so a tree costs about a dozen node visits per block instead of one walk per sample.
 #pragma once
 
 #include <cstdint>
@@ -84,7 +86,7 @@ struct PredictOptions {
   // the training samples that reached that node gave (their class distribution or mean): a
   // faster, coarser preview for interactive use.
   int max_depth = 0;
-  // Samples per parallel task (0: 1024). Within a task, blocks of 128 samples walk through one
+  // Samples per parallel task (0: 1024). Within a task, blocks of 64 samples walk through one
   // tree after another.
   int64_t block_rows = 0;
 };
