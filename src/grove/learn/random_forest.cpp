@@ -190,18 +190,20 @@ inline void add_to_rows(double* sum, uint64_t rows, const float* value, int64_t 
 // kOutputs: the number of outputs when known at compile time (2, the usual case), else 0.
 template <bool kLimited, int kOutputs>
 void walk_block(const ForestNode* nodes, const float* x, int64_t rows, const ValueTables& tables,
-                int max_depth, double* sum, std::vector<PendingWalk>& stack) {
+                int max_depth, double* sum) {
   const int64_t outputs = kOutputs > 0 ? kOutputs : tables.outputs;
-  stack.clear();
+  // Pending walks hold nonempty, disjoint sets of rows, and the current walk holds another:
+  // at most kBlockRows - 1 wait at any time.
+  PendingWalk stack[kBlockRows];
+  int pending = 0;
   PendingWalk at{0, 0, rows >= 64 ? ~uint64_t{0} : (uint64_t{1} << rows) - 1};
   for (;;) {
     if constexpr (kLimited) {
       if (at.depth >= max_depth) {
         add_to_rows<kOutputs>(sum, at.rows, tables.inner + static_cast<int64_t>(at.node) * outputs,
                               outputs);
-        if (stack.empty()) return;
-        at = stack.back();
-        stack.pop_back();
+        if (pending == 0) return;
+        at = stack[--pending];
         continue;
       }
     }
@@ -223,13 +225,12 @@ void walk_block(const ForestNode* nodes, const float* x, int64_t rows, const Val
       left = 0;
     }
     if (left != 0) {
-      if (right != 0) stack.push_back({right_child, at.depth + 1, right});
+      if (right != 0) stack[pending++] = {right_child, at.depth + 1, right};
       at = {left_child, at.depth + 1, left};
     } else if (right != 0) {
       at = {right_child, at.depth + 1, right};
-    } else if (!stack.empty()) {
-      at = stack.back();
-      stack.pop_back();
+    } else if (pending > 0) {
+      at = stack[--pending];
     } else {
       return;
     }
@@ -428,8 +429,6 @@ void RandomForest::predict_block(FeatureMatrix features, MatrixView<float> out,
   std::vector<float> transposed(columns * kBlockRows, 0.0f);
   std::vector<double> sum(outputs * kBlockRows);
   std::vector<uint8_t> has_nan(kBlockRows);
-  std::vector<PendingWalk> stack;
-  stack.reserve(static_cast<size_t>(max_depth_) + 2);
   for (int64_t begin = 0; begin < features.rows; begin += kBlockRows) {
     const int64_t rows = std::min(kBlockRows, features.rows - begin);
     transpose_block(features, begin, rows, transposed.data());
@@ -447,11 +446,14 @@ void RandomForest::predict_block(FeatureMatrix features, MatrixView<float> out,
                                internal_values_.data() + parts_.tree_node_begin[t] * outputs,
                                outputs};
       if (max_depth > 0) {
-        walk_block<true, 0>(nodes, x, rows, tables, max_depth, sum.data(), stack);
+        if (outputs == 2)
+          walk_block<true, 2>(nodes, x, rows, tables, max_depth, sum.data());
+        else
+          walk_block<true, 0>(nodes, x, rows, tables, max_depth, sum.data());
       } else if (outputs == 2) {
-        walk_block<false, 2>(nodes, x, rows, tables, max_depth, sum.data(), stack);
+        walk_block<false, 2>(nodes, x, rows, tables, max_depth, sum.data());
       } else {
-        walk_block<false, 0>(nodes, x, rows, tables, max_depth, sum.data(), stack);
+        walk_block<false, 0>(nodes, x, rows, tables, max_depth, sum.data());
       }
     }
     for (int64_t r = 0; r < rows; ++r) {
