@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 
 #if defined(__AVX__)
@@ -110,6 +111,13 @@ void transpose_block(FeatureMatrix features, int64_t begin, int64_t rows, float*
     const float* x = features.row(begin + r);
     for (int64_t c = 0; c < columns; ++c) transposed[c * kBlockRows + r] = x[c];
   }
+}
+
+// The first address at or after `address` on a 64-byte boundary.
+template <class T>
+T* align_to_cache_line(T* address) {
+  const auto bits = reinterpret_cast<std::uintptr_t>(address);
+  return reinterpret_cast<T*>((bits + 63) & ~std::uintptr_t{63});
 }
 
 // Where walks end: a leaf's values, or an inner node's when a depth limit stops the walk.
@@ -424,22 +432,25 @@ void RandomForest::predict_block(FeatureMatrix features, MatrixView<float> out,
   const double tree_total = static_cast<double>(trees);
   const float nan_value =
       kind() == ForestKind::kClassification ? 0.0f : std::numeric_limits<float>::quiet_NaN();
-  // Zero-initialised: rows past the end of a short block are compared (and ignored), never
-  // uninitialised.
-  std::vector<float> transposed(columns * kBlockRows, 0.0f);
-  std::vector<double> sum(outputs * kBlockRows);
+  // Both on cache-line boundaries, so that no vector load or store straddles two lines. The
+  // block is zero-initialised: rows past the end of a short block are compared (and ignored),
+  // never uninitialised.
+  std::vector<float> transposed_storage(columns * kBlockRows + 16, 0.0f);
+  std::vector<double> sum_storage(outputs * kBlockRows + 8);
+  float* transposed = align_to_cache_line(transposed_storage.data());
+  double* sum = align_to_cache_line(sum_storage.data());
   std::vector<uint8_t> has_nan(kBlockRows);
   for (int64_t begin = 0; begin < features.rows; begin += kBlockRows) {
     const int64_t rows = std::min(kBlockRows, features.rows - begin);
-    transpose_block(features, begin, rows, transposed.data());
+    transpose_block(features, begin, rows, transposed);
     // NaN rows, found column by column (contiguous, so it vectorises).
     std::fill(has_nan.begin(), has_nan.end(), 0);
     for (int64_t c = 0; c < columns; ++c) {
       const float* column = &transposed[c * kBlockRows];
       for (int64_t r = 0; r < rows; ++r) has_nan[r] |= column[r] != column[r];
     }
-    std::fill(sum.begin(), sum.end(), 0.0);
-    const float* x = transposed.data();
+    std::fill(sum, sum + outputs * kBlockRows, 0.0);
+    const float* x = transposed;
     for (int64_t t = 0; t < trees; ++t) {
       const ForestNode* nodes = parts_.nodes.data() + parts_.tree_node_begin[t];
       const ValueTables tables{tree_leaf_values(t),
@@ -447,13 +458,13 @@ void RandomForest::predict_block(FeatureMatrix features, MatrixView<float> out,
                                outputs};
       if (max_depth > 0) {
         if (outputs == 2)
-          walk_block<true, 2>(nodes, x, rows, tables, max_depth, sum.data());
+          walk_block<true, 2>(nodes, x, rows, tables, max_depth, sum);
         else
-          walk_block<true, 0>(nodes, x, rows, tables, max_depth, sum.data());
+          walk_block<true, 0>(nodes, x, rows, tables, max_depth, sum);
       } else if (outputs == 2) {
-        walk_block<false, 2>(nodes, x, rows, tables, max_depth, sum.data());
+        walk_block<false, 2>(nodes, x, rows, tables, max_depth, sum);
       } else {
-        walk_block<false, 0>(nodes, x, rows, tables, max_depth, sum.data());
+        walk_block<false, 0>(nodes, x, rows, tables, max_depth, sum);
       }
     }
     for (int64_t r = 0; r < rows; ++r) {
