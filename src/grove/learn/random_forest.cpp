@@ -70,8 +70,9 @@ bool row_has_nan(const float* row, int64_t columns) {
 constexpr int64_t kBlockRows = 64;
 
 #if defined(__AVX__)
-// Transposes 8 rows × 8 columns: in[i * in_stride + j] goes to out[j * kBlockRows + i].
-inline void transpose_8x8(const float* in, int64_t in_stride, float* out) {
+// Transposes 8 rows × 8 columns: in[i * in_stride + j] goes to out[j * kBlockRows + i]. Lane i
+// of nan is set when row i holds a NaN (lanes already set stay set).
+inline void transpose_8x8(const float* in, int64_t in_stride, float* out, __m256& nan) {
   __m256 r[8], t[8], s[8];
   for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(in + i * in_stride);
   for (int i = 0; i < 8; i += 2) {
@@ -86,31 +87,45 @@ inline void transpose_8x8(const float* in, int64_t in_stride, float* out) {
   }
   // s[k] holds columns k and k + 4 of rows 0-3, s[k + 4] the same of rows 4-7.
   for (int k = 0; k < 4; ++k) {
-    _mm256_storeu_ps(out + k * kBlockRows, _mm256_permute2f128_ps(s[k], s[k + 4], 0x20));
-    _mm256_storeu_ps(out + (k + 4) * kBlockRows, _mm256_permute2f128_ps(s[k], s[k + 4], 0x31));
+    const __m256 first = _mm256_permute2f128_ps(s[k], s[k + 4], 0x20);
+    const __m256 second = _mm256_permute2f128_ps(s[k], s[k + 4], 0x31);
+    _mm256_storeu_ps(out + k * kBlockRows, first);
+    _mm256_storeu_ps(out + (k + 4) * kBlockRows, second);
+    nan = _mm256_or_ps(nan, _mm256_cmp_ps(first, second, _CMP_UNORD_Q));
   }
 }
 #endif
 
-// Copies rows begin .. begin + rows (rows <= kBlockRows) into the transposed block.
-void transpose_block(FeatureMatrix features, int64_t begin, int64_t rows, float* transposed) {
+// Copies rows begin .. begin + rows (rows <= kBlockRows) into the transposed block; returns the
+// rows that hold a NaN (bit r: row begin + r), found on the way.
+uint64_t transpose_block(FeatureMatrix features, int64_t begin, int64_t rows, float* transposed) {
   const int64_t columns = features.columns;
+  uint64_t nan_rows = 0;
   int64_t r = 0;
 #if defined(__AVX__)
   for (; r + 8 <= rows; r += 8) {
     const float* x = features.row(begin + r);
+    __m256 nan = _mm256_setzero_ps();
     int64_t c = 0;
     for (; c + 8 <= columns; c += 8)
-      transpose_8x8(x + c, features.row_stride, transposed + c * kBlockRows + r);
-    for (; c < columns; ++c)
-      for (int64_t i = 0; i < 8; ++i)
-        transposed[c * kBlockRows + r + i] = x[i * features.row_stride + c];
+      transpose_8x8(x + c, features.row_stride, transposed + c * kBlockRows + r, nan);
+    unsigned nan_lanes = static_cast<unsigned>(_mm256_movemask_ps(nan));
+    for (; c < columns; ++c) {
+      for (int64_t i = 0; i < 8; ++i) {
+        const float value = x[i * features.row_stride + c];
+        transposed[c * kBlockRows + r + i] = value;
+        nan_lanes |= static_cast<unsigned>(std::isnan(value)) << i;
+      }
+    }
+    nan_rows |= static_cast<uint64_t>(nan_lanes) << r;
   }
 #endif
   for (; r < rows; ++r) {
     const float* x = features.row(begin + r);
     for (int64_t c = 0; c < columns; ++c) transposed[c * kBlockRows + r] = x[c];
+    nan_rows |= static_cast<uint64_t>(row_has_nan(x, columns)) << r;
   }
+  return nan_rows;
 }
 
 // The first address at or after `address` on a 64-byte boundary.
@@ -439,16 +454,9 @@ void RandomForest::predict_block(FeatureMatrix features, MatrixView<float> out,
   std::vector<double> sum_storage(outputs * kBlockRows + 8);
   float* transposed = align_to_cache_line(transposed_storage.data());
   double* sum = align_to_cache_line(sum_storage.data());
-  std::vector<uint8_t> has_nan(kBlockRows);
   for (int64_t begin = 0; begin < features.rows; begin += kBlockRows) {
     const int64_t rows = std::min(kBlockRows, features.rows - begin);
-    transpose_block(features, begin, rows, transposed);
-    // NaN rows, found column by column (contiguous, so it vectorises).
-    std::fill(has_nan.begin(), has_nan.end(), 0);
-    for (int64_t c = 0; c < columns; ++c) {
-      const float* column = &transposed[c * kBlockRows];
-      for (int64_t r = 0; r < rows; ++r) has_nan[r] |= column[r] != column[r];
-    }
+    const uint64_t nan_rows = transpose_block(features, begin, rows, transposed);
     std::fill(sum, sum + outputs * kBlockRows, 0.0);
     const float* x = transposed;
     for (int64_t t = 0; t < trees; ++t) {
@@ -469,8 +477,9 @@ void RandomForest::predict_block(FeatureMatrix features, MatrixView<float> out,
     }
     for (int64_t r = 0; r < rows; ++r) {
       float* o = out.row(begin + r);
+      const bool nan = (nan_rows >> r) & 1;
       for (int64_t c = 0; c < outputs; ++c)
-        o[c] = has_nan[r] ? nan_value : static_cast<float>(sum[c * kBlockRows + r] / tree_total);
+        o[c] = nan ? nan_value : static_cast<float>(sum[c * kBlockRows + r] / tree_total);
     }
   }
 }

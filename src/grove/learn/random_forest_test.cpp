@@ -256,7 +256,8 @@ void expect_fast_equals_naive(const RandomForest& forest, FeatureMatrix x, const
 }
 
 // Rows like the pixels of an image: neighbours are alike, so blocks of rows walk a tree
-// together for a while and then part. 5 blocks of 64 and a partial one; NaN rows at block edges.
+// together for a while and then part. 5 blocks of 64 and a partial one; NaN rows at block edges
+// and in the first and last columns.
 std::vector<float> coherent_rows(int64_t rows, int64_t columns, uint64_t seed) {
   RandomGenerator random(seed, 7);
   std::vector<float> x(rows * columns);
@@ -267,6 +268,7 @@ std::vector<float> coherent_rows(int64_t rows, int64_t columns, uint64_t seed) {
           0.2 * forest_test::normal(random));
   for (int64_t r : {int64_t{0}, int64_t{63}, int64_t{64}, int64_t{130}, rows - 1})
     x[r * columns + (r % columns)] = std::nanf("");
+  x[201 * columns + columns - 1] = std::nanf("");  // in a column past the last full 8
   return x;
 }
 
