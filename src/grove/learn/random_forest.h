@@ -8,9 +8,12 @@
 // walk ends). Leaves are rows of one value table (class probabilities, or regression values).
 // Prediction walks one block of 64 samples through one tree after another, so that a tree and
 // the block's features stay in cache. The block is transposed, and its samples walk a tree
-// together: each node is visited once with the set of samples that reached it (one vector
-// compare per 8 samples), the set splitting as samples part. Neighbouring pixels mostly take the
-// same path, so a tree costs about a dozen node visits per block instead of one walk per sample.
+// together: each node is visited once with the bit set of the samples that reached it (one
+// vector compare per 8 samples), the set splitting as samples part. Neighbouring pixels mostly
+// take the same path, so a tree costs a few node visits per block (on ilastik's 2d.h5 features,
+// 8.6 visits and 3.1 leaves per 64 pixels) instead of one walk per sample. A leaf's values are
+// added to its samples' double sums 8 samples at a time, with -0.0 (the exact identity) in the
+// lanes of other samples, so every sample gets the naive walk's additions in the naive order.
 #pragma once
 
 #include <cstdint>
