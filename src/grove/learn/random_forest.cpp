@@ -1,7 +1,9 @@
 #include "grove/learn/random_forest.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 
 #if defined(__AVX__)
@@ -62,10 +64,76 @@ bool row_has_nan(const float* row, int64_t columns) {
   return nan;
 }
 
-// Prediction works on blocks of this many rows, transposed: feature f of row r is at
-// x[f * kBlockRows + r], so the values one node compares for neighbouring rows are adjacent in
-// memory (one vector load), and the block (49 features: 25 KiB) stays in the L1 cache.
-constexpr int64_t kBlockRows = 128;
+// Prediction works on blocks of 64 rows, transposed: feature f of row r is at
+// x[f * kBlockRows + r], so the values one node compares for the block are adjacent in memory
+// (8 vector loads), and the block (49 features: 12.5 KiB) stays in the L1 cache.
+constexpr int64_t kBlockRows = 64;
+
+#if defined(__AVX__)
+// Transposes 8 rows × 8 columns: in[i * in_stride + j] goes to out[j * kBlockRows + i]. Lane i
+// of nan is set when row i holds a NaN (lanes already set stay set).
+inline void transpose_8x8(const float* in, int64_t in_stride, float* out, __m256& nan) {
+  __m256 r[8], t[8], s[8];
+  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(in + i * in_stride);
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    s[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    s[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    s[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    s[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  // s[k] holds columns k and k + 4 of rows 0-3, s[k + 4] the same of rows 4-7.
+  for (int k = 0; k < 4; ++k) {
+    const __m256 first = _mm256_permute2f128_ps(s[k], s[k + 4], 0x20);
+    const __m256 second = _mm256_permute2f128_ps(s[k], s[k + 4], 0x31);
+    _mm256_storeu_ps(out + k * kBlockRows, first);
+    _mm256_storeu_ps(out + (k + 4) * kBlockRows, second);
+    nan = _mm256_or_ps(nan, _mm256_cmp_ps(first, second, _CMP_UNORD_Q));
+  }
+}
+#endif
+
+// Copies rows begin .. begin + rows (rows <= kBlockRows) into the transposed block; returns the
+// rows that hold a NaN (bit r: row begin + r), found on the way.
+uint64_t transpose_block(FeatureMatrix features, int64_t begin, int64_t rows, float* transposed) {
+  const int64_t columns = features.columns;
+  uint64_t nan_rows = 0;
+  int64_t r = 0;
+#if defined(__AVX__)
+  for (; r + 8 <= rows; r += 8) {
+    const float* x = features.row(begin + r);
+    __m256 nan = _mm256_setzero_ps();
+    int64_t c = 0;
+    for (; c + 8 <= columns; c += 8)
+      transpose_8x8(x + c, features.row_stride, transposed + c * kBlockRows + r, nan);
+    unsigned nan_lanes = static_cast<unsigned>(_mm256_movemask_ps(nan));
+    for (; c < columns; ++c) {
+      for (int64_t i = 0; i < 8; ++i) {
+        const float value = x[i * features.row_stride + c];
+        transposed[c * kBlockRows + r + i] = value;
+        nan_lanes |= static_cast<unsigned>(std::isnan(value)) << i;
+      }
+    }
+    nan_rows |= static_cast<uint64_t>(nan_lanes) << r;
+  }
+#endif
+  for (; r < rows; ++r) {
+    const float* x = features.row(begin + r);
+    for (int64_t c = 0; c < columns; ++c) transposed[c * kBlockRows + r] = x[c];
+    nan_rows |= static_cast<uint64_t>(row_has_nan(x, columns)) << r;
+  }
+  return nan_rows;
+}
+
+// The first address at or after `address` on a 64-byte boundary.
+template <class T>
+T* align_to_cache_line(T* address) {
+  const auto bits = reinterpret_cast<std::uintptr_t>(address);
+  return reinterpret_cast<T*>((bits + 63) & ~std::uintptr_t{63});
+}
 
 // Where walks end: a leaf's values, or an inner node's when a depth limit stops the walk.
 struct ValueTables {
@@ -74,126 +142,122 @@ struct ValueTables {
   int64_t outputs;
 };
 
-// Walks one row (x points at its first feature in the transposed block) from node `at`, which
-// sits at depth `depth`; returns the values where it ends. A branch, not an index: the rows that
-// walk alone are neighbours of each other too, so the branches predict well.
-template <bool kLimited>
-inline const float* walk_row(const ForestNode* nodes, int32_t at, int depth, const float* x,
-                             const ValueTables& tables, int max_depth) {
-  for (;; ++depth) {
-    if constexpr (kLimited) {
-      if (depth >= max_depth) return tables.inner + static_cast<int64_t>(at) * tables.outputs;
-    }
-    const ForestNode& node = nodes[at];
-    int32_t next;
-    if (x[static_cast<int64_t>(node.feature) * kBlockRows] < node.threshold)
-      next = node.children[0];
-    else
-      next = node.children[1];
-    if (next < 0) return tables.leaf + ForestNode::leaf_of(next) * tables.outputs;
-    at = next;
-  }
-}
+// A node still to visit with the rows of the block that reached it (bit r: row r).
+struct PendingWalk {
+  int32_t node;
+  int32_t depth;
+  uint64_t rows;
+};
 
-template <int kOutputs>
-inline void add_to_row(double* sum, int64_t row, const float* value, int64_t outputs) {
-  if constexpr (kOutputs > 0) outputs = kOutputs;
-  for (int64_t c = 0; c < outputs; ++c) sum[c * kBlockRows + row] += value[c];
-}
-
+// Bit r set when row r's feature value (column points at the feature's 64 values) is below the
+// threshold. NaN compares false, so NaN goes right, as in ForestNode::next.
+inline uint64_t rows_below(const float* column, float threshold) {
 #if defined(__AVX__)
-// Walks kGroups groups of 8 neighbouring rows (rows first .. first + 8 * kGroups) through one
-// tree. Neighbouring pixels mostly take the same path, so a group walks together, one vector
-// compare per node, until it reaches a leaf or its rows part; the groups step in turn so that
-// their memory loads overlap. Rows of a group that parted finish alone.
-template <bool kLimited, int kGroups, int kOutputs>
-void walk_groups(const ForestNode* nodes, const float* x, int64_t first, const ValueTables& tables,
-                 int max_depth, double* sum) {
-  const int64_t outputs = kOutputs > 0 ? kOutputs : tables.outputs;
-  int32_t at[kGroups];
-  int below[kGroups];
-  int parted_depth[kGroups];
-  unsigned walking = (1u << kGroups) - 1;
-  unsigned parted = 0;
-  unsigned stopped = 0;  // stopped by the depth limit at an inner node
-  for (int g = 0; g < kGroups; ++g) {
-    at[g] = 0;
-    below[g] = 0;
-    parted_depth[g] = 0;
+  const __m256 t = _mm256_set1_ps(threshold);
+  uint64_t below = 0;
+  for (int group = 0; group < 8; ++group) {
+    const __m256 values = _mm256_loadu_ps(column + 8 * group);
+    below |= static_cast<uint64_t>(
+                 static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(values, t, _CMP_LT_OQ))))
+             << (8 * group);
   }
-  for (int depth = 0; walking != 0; ++depth) {
-    if constexpr (kLimited) {
-      if (depth >= max_depth) {
-        stopped = walking;
-        break;
-      }
-    }
-    for (int g = 0; g < kGroups; ++g) {
-      if (!((walking >> g) & 1)) continue;
-      const ForestNode& node = nodes[at[g]];
-      const __m256 values =
-          _mm256_loadu_ps(x + first + 8 * g + static_cast<int64_t>(node.feature) * kBlockRows);
-      const int mask =
-          _mm256_movemask_ps(_mm256_cmp_ps(values, _mm256_set1_ps(node.threshold), _CMP_LT_OQ));
-      if (mask == 0xFF || mask == 0) {
-        // Both children are loaded with the node; selecting between registers keeps the
-        // memory load off the chain from one node to the next.
-        const int32_t left = node.children[0];
-        const int32_t right = node.children[1];
-        const int32_t next = mask == 0 ? right : left;
-        at[g] = next;
-        if (next < 0) walking &= ~(1u << g);
-      } else {
-        below[g] = mask;
-        parted_depth[g] = depth;
-        parted |= 1u << g;
-        walking &= ~(1u << g);
-      }
-    }
-  }
-  for (int g = 0; g < kGroups; ++g) {
-    const int64_t row = first + 8 * g;
-    if ((parted >> g) & 1) {
-      // at[g] is the node where the group parted, at depth parted_depth[g].
-      const ForestNode& node = nodes[at[g]];
-      const int depth = parted_depth[g];
-      for (int lane = 0; lane < 8; ++lane) {
-        const int32_t child = node.children[(below[g] >> lane) & 1 ? 0 : 1];
-        const float* v = child < 0 ? tables.leaf + ForestNode::leaf_of(child) * outputs
-                                   : walk_row<kLimited>(nodes, child, depth + 1, x + row + lane,
-                                                        tables, max_depth);
-        add_to_row<kOutputs>(sum, row + lane, v, outputs);
-      }
-      continue;
-    }
-    const float* value = ((stopped >> g) & 1) ? tables.inner + static_cast<int64_t>(at[g]) * outputs
-                                              : tables.leaf + ForestNode::leaf_of(at[g]) * outputs;
-    for (int64_t c = 0; c < outputs; ++c) {
-      double* s = sum + c * kBlockRows + row;
-      const double add = value[c];
-      for (int lane = 0; lane < 8; ++lane) s[lane] += add;
-    }
-  }
-}
+  return below;
+#else
+  uint64_t below = 0;
+  for (int r = 0; r < kBlockRows; ++r) below |= static_cast<uint64_t>(column[r] < threshold) << r;
+  return below;
 #endif
+}
 
-// Walks the rows of a transposed block through one tree and adds where each ends to sum
-// (outputs × kBlockRows, class-major). Every row gets exactly one addition per tree, in tree
-// order, as in the naive walk, so the results are the same bit for bit. kOutputs: the number of
-// outputs when known at compile time (2, the usual foreground/background), else 0.
+// Adds value to the sums of the rows in the bit set (sum is outputs × kBlockRows, class-major),
+// 8 rows at a time. Rows outside the set get -0.0 added, which leaves every double as it is
+// (-0.0 is the exact identity of addition, +0.0 and -0.0 included), so each row still gets
+// exactly the additions of the naive walk, and no branch depends on which lanes are set.
+template <int kOutputs>
+inline void add_to_rows(double* sum, uint64_t rows, const float* value, int64_t outputs) {
+  if constexpr (kOutputs > 0) outputs = kOutputs;
+#if defined(__AVX2__)
+  const __m256i low_lanes = _mm256_setr_epi64x(1, 2, 4, 8);
+  const __m256i high_lanes = _mm256_setr_epi64x(16, 32, 64, 128);
+  const __m256d identity = _mm256_set1_pd(-0.0);
+  while (rows != 0) {
+    const int group = std::countr_zero(rows) >> 3;
+    const auto lanes = static_cast<int64_t>((rows >> (8 * group)) & 0xFF);
+    rows &= ~(uint64_t{0xFF} << (8 * group));
+    const __m256i bits = _mm256_set1_epi64x(lanes);
+    const __m256d low =
+        _mm256_castsi256_pd(_mm256_cmpeq_epi64(_mm256_and_si256(bits, low_lanes), low_lanes));
+    const __m256d high =
+        _mm256_castsi256_pd(_mm256_cmpeq_epi64(_mm256_and_si256(bits, high_lanes), high_lanes));
+    for (int64_t c = 0; c < outputs; ++c) {
+      double* s = sum + c * kBlockRows + 8 * group;
+      const __m256d add = _mm256_set1_pd(static_cast<double>(value[c]));
+      _mm256_storeu_pd(s, _mm256_add_pd(_mm256_loadu_pd(s), _mm256_blendv_pd(identity, add, low)));
+      _mm256_storeu_pd(
+          s + 4, _mm256_add_pd(_mm256_loadu_pd(s + 4), _mm256_blendv_pd(identity, add, high)));
+    }
+  }
+#else
+  for (; rows != 0; rows &= rows - 1) {
+    const int row = std::countr_zero(rows);
+    for (int64_t c = 0; c < outputs; ++c) sum[c * kBlockRows + row] += value[c];
+  }
+#endif
+}
+
+// Walks the rows of a transposed block through one tree, all together: a node is visited once
+// with the set of rows that reached it (one vector compare per 8 rows), and the set splits as
+// the rows part. Neighbouring pixels mostly take the same path, so a tree costs about a dozen
+// node visits per block instead of a walk per row. Each row's sums get exactly one addition per
+// tree, in tree order, as in the naive walk, so the results are the same bit for bit.
+// kOutputs: the number of outputs when known at compile time (2, the usual case), else 0.
 template <bool kLimited, int kOutputs>
 void walk_block(const ForestNode* nodes, const float* x, int64_t rows, const ValueTables& tables,
                 int max_depth, double* sum) {
-  int64_t r = 0;
-#if defined(__AVX__)
-  for (; r + 32 <= rows; r += 32)
-    walk_groups<kLimited, 4, kOutputs>(nodes, x, r, tables, max_depth, sum);
-  for (; r + 8 <= rows; r += 8)
-    walk_groups<kLimited, 1, kOutputs>(nodes, x, r, tables, max_depth, sum);
-#endif
-  for (; r < rows; ++r)
-    add_to_row<kOutputs>(sum, r, walk_row<kLimited>(nodes, 0, 0, x + r, tables, max_depth),
-                         tables.outputs);
+  const int64_t outputs = kOutputs > 0 ? kOutputs : tables.outputs;
+  // Pending walks hold nonempty, disjoint sets of rows, and the current walk holds another:
+  // at most kBlockRows - 1 wait at any time.
+  PendingWalk stack[kBlockRows];
+  int pending = 0;
+  PendingWalk at{0, 0, rows >= 64 ? ~uint64_t{0} : (uint64_t{1} << rows) - 1};
+  for (;;) {
+    if constexpr (kLimited) {
+      if (at.depth >= max_depth) {
+        add_to_rows<kOutputs>(sum, at.rows, tables.inner + static_cast<int64_t>(at.node) * outputs,
+                              outputs);
+        if (pending == 0) return;
+        at = stack[--pending];
+        continue;
+      }
+    }
+    const ForestNode& node = nodes[at.node];
+    const uint64_t below =
+        rows_below(x + static_cast<int64_t>(node.feature) * kBlockRows, node.threshold);
+    uint64_t left = at.rows & below;
+    uint64_t right = at.rows & ~below;
+    const int32_t left_child = node.children[0];
+    const int32_t right_child = node.children[1];
+    if (right != 0 && right_child < 0) {
+      add_to_rows<kOutputs>(sum, right, tables.leaf + ForestNode::leaf_of(right_child) * outputs,
+                            outputs);
+      right = 0;
+    }
+    if (left != 0 && left_child < 0) {
+      add_to_rows<kOutputs>(sum, left, tables.leaf + ForestNode::leaf_of(left_child) * outputs,
+                            outputs);
+      left = 0;
+    }
+    if (left != 0) {
+      if (right != 0) stack[pending++] = {right_child, at.depth + 1, right};
+      at = {left_child, at.depth + 1, left};
+    } else if (right != 0) {
+      at = {right_child, at.depth + 1, right};
+    } else if (pending > 0) {
+      at = stack[--pending];
+    } else {
+      return;
+    }
+  }
 }
 
 }  // namespace
@@ -383,40 +447,39 @@ void RandomForest::predict_block(FeatureMatrix features, MatrixView<float> out,
   const double tree_total = static_cast<double>(trees);
   const float nan_value =
       kind() == ForestKind::kClassification ? 0.0f : std::numeric_limits<float>::quiet_NaN();
-  std::vector<float> transposed(columns * kBlockRows);
-  std::vector<double> sum(outputs * kBlockRows);
-  std::vector<uint8_t> has_nan(kBlockRows);
+  // Both on cache-line boundaries, so that no vector load or store straddles two lines. The
+  // block is zero-initialised: rows past the end of a short block are compared (and ignored),
+  // never uninitialised.
+  std::vector<float> transposed_storage(columns * kBlockRows + 16, 0.0f);
+  std::vector<double> sum_storage(outputs * kBlockRows + 8);
+  float* transposed = align_to_cache_line(transposed_storage.data());
+  double* sum = align_to_cache_line(sum_storage.data());
   for (int64_t begin = 0; begin < features.rows; begin += kBlockRows) {
     const int64_t rows = std::min(kBlockRows, features.rows - begin);
-    for (int64_t r = 0; r < rows; ++r) {
-      const float* x = features.row(begin + r);
-      for (int64_t c = 0; c < columns; ++c) transposed[c * kBlockRows + r] = x[c];
-    }
-    // NaN rows, found column by column (contiguous, so it vectorises).
-    std::fill(has_nan.begin(), has_nan.end(), 0);
-    for (int64_t c = 0; c < columns; ++c) {
-      const float* column = &transposed[c * kBlockRows];
-      for (int64_t r = 0; r < rows; ++r) has_nan[r] |= column[r] != column[r];
-    }
-    std::fill(sum.begin(), sum.end(), 0.0);
+    const uint64_t nan_rows = transpose_block(features, begin, rows, transposed);
+    std::fill(sum, sum + outputs * kBlockRows, 0.0);
+    const float* x = transposed;
     for (int64_t t = 0; t < trees; ++t) {
       const ForestNode* nodes = parts_.nodes.data() + parts_.tree_node_begin[t];
       const ValueTables tables{tree_leaf_values(t),
                                internal_values_.data() + parts_.tree_node_begin[t] * outputs,
                                outputs};
-      const float* x = transposed.data();
       if (max_depth > 0) {
-        walk_block<true, 0>(nodes, x, rows, tables, max_depth, sum.data());
+        if (outputs == 2)
+          walk_block<true, 2>(nodes, x, rows, tables, max_depth, sum);
+        else
+          walk_block<true, 0>(nodes, x, rows, tables, max_depth, sum);
       } else if (outputs == 2) {
-        walk_block<false, 2>(nodes, x, rows, tables, max_depth, sum.data());
+        walk_block<false, 2>(nodes, x, rows, tables, max_depth, sum);
       } else {
-        walk_block<false, 0>(nodes, x, rows, tables, max_depth, sum.data());
+        walk_block<false, 0>(nodes, x, rows, tables, max_depth, sum);
       }
     }
     for (int64_t r = 0; r < rows; ++r) {
       float* o = out.row(begin + r);
+      const bool nan = (nan_rows >> r) & 1;
       for (int64_t c = 0; c < outputs; ++c)
-        o[c] = has_nan[r] ? nan_value : static_cast<float>(sum[c * kBlockRows + r] / tree_total);
+        o[c] = nan ? nan_value : static_cast<float>(sum[c * kBlockRows + r] / tree_total);
     }
   }
 }

@@ -6,9 +6,14 @@
 // Layout for speed: all trees' nodes are 16-byte records in one array, tree after tree, each
 // tree's nodes in pre-order (a child always comes after its parent, which also proves that every
 // walk ends). Leaves are rows of one value table (class probabilities, or regression values).
-// Prediction walks one block of samples through one tree after another, so that a tree and the
-// block's features stay in cache; the block is transposed so that neighbouring samples (pixels),
-// which mostly take the same path, walk together 8 at a time with one vector compare per node.
+// Prediction walks one block of 64 samples through one tree after another, so that a tree and
+// the block's features stay in cache. The block is transposed, and its samples walk a tree
+// together: each node is visited once with the bit set of the samples that reached it (one
+// vector compare per 8 samples), the set splitting as samples part. Neighbouring pixels mostly
+// take the same path, so a tree costs a few node visits per block (on ilastik's 2d.h5 features,
+// 8.6 visits and 3.1 leaves per 64 pixels) instead of one walk per sample. A leaf's values are
+// added to its samples' double sums 8 samples at a time, with -0.0 (the exact identity) in the
+// lanes of other samples, so every sample gets the naive walk's additions in the naive order.
 #pragma once
 
 #include <cstdint>
@@ -84,7 +89,7 @@ struct PredictOptions {
   // the training samples that reached that node gave (their class distribution or mean): a
   // faster, coarser preview for interactive use.
   int max_depth = 0;
-  // Samples per parallel task (0: 1024). Within a task, blocks of 128 samples walk through one
+  // Samples per parallel task (0: 1024). Within a task, blocks of 64 samples walk through one
   // tree after another.
   int64_t block_rows = 0;
 };

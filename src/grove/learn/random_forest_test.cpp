@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -231,6 +232,87 @@ TEST(RandomForest, FastPredictionEqualsNaiveBitForBit) {
   ASSERT_TRUE(
       forest->predict_naive(test.matrix(), MatrixView<float>(naive.data(), test.rows, k)).ok());
   EXPECT_EQ(strided, naive);
+}
+
+// Fast prediction equals the naive walk bit for bit, at several depth limits, task sizes and
+// thread counts.
+void expect_fast_equals_naive(const RandomForest& forest, FeatureMatrix x, const char* what) {
+  const int64_t k = forest.output_count();
+  std::vector<float> naive(x.rows * k), fast(x.rows * k);
+  ThreadPool pool(2);
+  for (int depth : {0, 1, 2, 5, 1000}) {
+    PredictOptions options;
+    options.max_depth = depth;
+    ASSERT_TRUE(forest.predict_naive(x, MatrixView<float>(naive.data(), x.rows, k), options).ok());
+    for (int64_t block : {0, 64, 100, 7}) {
+      options.block_rows = block;
+      std::fill(fast.begin(), fast.end(), -1.0f);
+      ASSERT_TRUE(
+          forest.predict(x, MatrixView<float>(fast.data(), x.rows, k), &pool, options).ok());
+      ASSERT_EQ(std::memcmp(fast.data(), naive.data(), fast.size() * sizeof(float)), 0)
+          << what << ": depth " << depth << " block " << block;
+    }
+  }
+}
+
+// Rows like the pixels of an image: neighbours are alike, so blocks of rows walk a tree
+// together for a while and then part. 5 blocks of 64 and a partial one; NaN rows at block edges
+// and in the first and last columns.
+std::vector<float> coherent_rows(int64_t rows, int64_t columns, uint64_t seed) {
+  RandomGenerator random(seed, 7);
+  std::vector<float> x(rows * columns);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < columns; ++c)
+      x[r * columns + c] = static_cast<float>(
+          4 * std::sin(0.05 * static_cast<double>(r) * static_cast<double>(c + 1) + c) +
+          0.2 * forest_test::normal(random));
+  for (int64_t r : {int64_t{0}, int64_t{63}, int64_t{64}, int64_t{130}, rows - 1})
+    x[r * columns + (r % columns)] = std::nanf("");
+  x[201 * columns + columns - 1] = std::nanf("");  // in a column past the last full 8
+  return x;
+}
+
+TEST(RandomForest, BlockWalkEqualsNaiveForAnyClassCountAndRegression) {
+  constexpr int64_t kRows = 5 * 64 + 37, kColumns = 9;
+  const std::vector<float> x = coherent_rows(kRows, kColumns, 5);
+  const FeatureMatrix matrix(x.data(), kRows, kColumns);
+  ForestOptions options;
+  options.tree_count = 17;
+  options.seed = 11;
+  for (int classes : {2, 3, 12}) {
+    // Training rows are the coherent rows without NaN, labelled by bands of a feature.
+    std::vector<float> train;
+    std::vector<int32_t> labels;
+    for (int64_t r = 0; r < kRows; ++r) {
+      const float* row = &x[r * kColumns];
+      if (std::any_of(row, row + kColumns, [](float v) { return std::isnan(v); })) continue;
+      train.insert(train.end(), row, row + kColumns);
+      labels.push_back(static_cast<int32_t>((row[1] + 4.5f) * static_cast<float>(classes) / 9) +
+                       static_cast<int32_t>(r % 2) * (classes > 2));
+    }
+    auto forest = train_classification_forest(
+        FeatureMatrix(train.data(), static_cast<int64_t>(labels.size()), kColumns), labels, {},
+        options);
+    ASSERT_TRUE(forest.ok()) << forest.error().to_string();
+    EXPECT_GE(forest->output_count(), std::min(classes, 3));
+    expect_fast_equals_naive(*forest, matrix, "classification");
+  }
+  for (int outputs : {1, 3}) {
+    // Targets of both signs, some exactly zero.
+    std::vector<float> train, targets;
+    for (int64_t r = 0; r < kRows; ++r) {
+      const float* row = &x[r * kColumns];
+      if (std::any_of(row, row + kColumns, [](float v) { return std::isnan(v); })) continue;
+      train.insert(train.end(), row, row + kColumns);
+      for (int m = 0; m < outputs; ++m)
+        targets.push_back(r % 5 == 0 ? 0.0f : row[m] * row[m + 1] - 1.0f);
+    }
+    const int64_t n = static_cast<int64_t>(train.size()) / kColumns;
+    auto forest = train_regression_forest(FeatureMatrix(train.data(), n, kColumns),
+                                          FeatureMatrix(targets.data(), n, outputs), {}, options);
+    ASSERT_TRUE(forest.ok()) << forest.error().to_string();
+    expect_fast_equals_naive(*forest, matrix, "regression");
+  }
 }
 
 TEST(RandomForest, MergeAveragesByTreeCount) {
