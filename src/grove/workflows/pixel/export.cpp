@@ -157,93 +157,107 @@ Result<Box5> parse_subregion(std::string_view text, const std::string& axes, con
   return box;
 }
 
+Result<ExportPlan> plan_export(Engine& engine, const PixelClassification& workflow,
+                               const ExportRequest& request) {
+  ExportPlan plan;
+  GROVE_ASSIGN_OR_RETURN(plan.format, normalize_format(request.format));
+  const std::string& format = plan.format;
+  GROVE_ASSIGN_OR_RETURN(std::unique_ptr<ImageReader> reader,
+                         open_image_with_axes(request.input, request.input_axes));
+  std::string identity = request.input + "|" + request.input_axes;
+  NodePtr raw = input_node(std::shared_ptr<ImageReader>(std::move(reader)), identity);
+  NodePtr node;
+  if (request.source == ExportSource::kOverlay) {
+    GROVE_ASSIGN_OR_RETURN(NodePtr probabilities, workflow.probability_node(raw));
+    OverlayStyle style;
+    for (const LabelClass& c : workflow.classes) style.colors.push_back(c.color);
+    while (style.colors.size() < static_cast<size_t>(probabilities->info().shape.c())) {
+      style.colors.push_back(default_class_color(style.colors.size()));
+    }
+    GROVE_ASSIGN_OR_RETURN(auto range, value_range(engine, raw));
+    style.display_min = range.first;
+    style.display_max = range.second;
+    GROVE_ASSIGN_OR_RETURN(node, overlay_node(raw, probabilities, style));
+  } else {
+    GROVE_ASSIGN_OR_RETURN(node, workflow.export_node(raw, request.source, request.lane));
+  }
+
+  // Value conversion: asked for, or needed by 8/16-bit-only formats.
+  std::optional<DType> dtype = request.dtype;
+  bool map_range = request.input_range && request.output_range;
+  std::pair<double, double> input_range{0, 1}, output_range{0, 1};
+  if (map_range) {
+    input_range = *request.input_range;
+    output_range = *request.output_range;
+  }
+  const DType result_dtype = node->info().dtype;
+  if ((format == "png" || format == "jpeg") && dtype_is_float(dtype.value_or(result_dtype))) {
+    // PNG and JPEG hold integers only: probabilities and uncertainties (0..1) go to 0..255.
+    dtype = DType::u8;
+    if (!map_range) {
+      map_range = true;
+      input_range = {0.0, 1.0};
+      output_range = {0.0, 255.0};
+    }
+  }
+  if (dtype || map_range) {
+    filters::ConvertValues convert;
+    convert.dtype = dtype.value_or(result_dtype);
+    convert.map_range = map_range;
+    convert.input_min = input_range.first;
+    convert.input_max = input_range.second;
+    convert.output_min = output_range.first;
+    convert.output_max = output_range.second;
+    GROVE_ASSIGN_OR_RETURN(node, apply_op(make_op(convert), node));
+  }
+
+  Box5 box = Box5::of(node->info().shape);
+  if (request.subregion) {
+    box = request.subregion->with_channels(0, node->info().shape.c());
+    if (!Box5::of(node->info().shape).contains(box)) {
+      return make_error(ErrorCode::kOutOfRange, "subregion {} is outside the image {}",
+                        box.to_string(), node->info().shape.to_string());
+    }
+  }
+  GROVE_ASSIGN_OR_RETURN(plan.output, export_output_path(request));
+  WriteOptions& options = plan.options;
+  options.overwrite = request.overwrite;
+  options.axes = request.output_axes;
+  options.compression = request.compression;
+  plan.run_options.block_shape = request.block_shape;
+  if (is_container(format)) {
+    // Chunks the engine's blocks align to, so that no chunk is written twice.
+    const Shape5 extent = box.shape();
+    options.chunk_shape = request.chunk_shape;
+    if (options.chunk_shape.size() == 0) {
+      options.chunk_shape =
+          extent.z() > 1 ? Shape5(1, 64, 64, 64, extent.c()) : Shape5(1, 1, 256, 256, extent.c());
+    }
+    options.chunk_shape[kC] = extent.c();
+    for (int a = 0; a < kRank; ++a)
+      options.chunk_shape[a] = std::clamp<int64_t>(options.chunk_shape[a], 1, extent[a]);
+    // Blocks aligned to the store's chunks, so no chunk is written twice.
+    plan.run_options.align_to = options.chunk_shape;
+  }
+  plan.node = std::move(node);
+  plan.box = box;
+  return plan;
+}
+
 Result<std::string> export_image(Engine& engine, const PixelClassification& workflow,
                                  const ExportRequest& request, Progress* progress,
                                  const CancelToken& cancel) {
   auto run = [&]() -> Result<std::string> {
-    GROVE_ASSIGN_OR_RETURN(std::string format, normalize_format(request.format));
-    GROVE_ASSIGN_OR_RETURN(std::unique_ptr<ImageReader> reader,
-                           open_image_with_axes(request.input, request.input_axes));
-    std::string identity = request.input + "|" + request.input_axes;
-    NodePtr raw = input_node(std::shared_ptr<ImageReader>(std::move(reader)), identity);
-    NodePtr node;
-    if (request.source == ExportSource::kOverlay) {
-      GROVE_ASSIGN_OR_RETURN(NodePtr probabilities, workflow.probability_node(raw));
-      OverlayStyle style;
-      for (const LabelClass& c : workflow.classes) style.colors.push_back(c.color);
-      while (style.colors.size() < static_cast<size_t>(probabilities->info().shape.c())) {
-        style.colors.push_back(default_class_color(style.colors.size()));
-      }
-      GROVE_ASSIGN_OR_RETURN(auto range, value_range(engine, raw));
-      style.display_min = range.first;
-      style.display_max = range.second;
-      GROVE_ASSIGN_OR_RETURN(node, overlay_node(raw, probabilities, style));
-    } else {
-      GROVE_ASSIGN_OR_RETURN(node, workflow.export_node(raw, request.source, request.lane));
-    }
-
-    // Value conversion: asked for, or needed by 8/16-bit-only formats.
-    std::optional<DType> dtype = request.dtype;
-    bool map_range = request.input_range && request.output_range;
-    std::pair<double, double> input_range{0, 1}, output_range{0, 1};
-    if (map_range) {
-      input_range = *request.input_range;
-      output_range = *request.output_range;
-    }
-    const DType result_dtype = node->info().dtype;
-    if ((format == "png" || format == "jpeg") && dtype_is_float(dtype.value_or(result_dtype))) {
-      // PNG and JPEG hold integers only: probabilities and uncertainties (0..1) go to 0..255.
-      dtype = DType::u8;
-      if (!map_range) {
-        map_range = true;
-        input_range = {0.0, 1.0};
-        output_range = {0.0, 255.0};
-      }
-    }
-    if (dtype || map_range) {
-      filters::ConvertValues convert;
-      convert.dtype = dtype.value_or(result_dtype);
-      convert.map_range = map_range;
-      convert.input_min = input_range.first;
-      convert.input_max = input_range.second;
-      convert.output_min = output_range.first;
-      convert.output_max = output_range.second;
-      GROVE_ASSIGN_OR_RETURN(node, apply_op(make_op(convert), node));
-    }
-
-    Box5 box = Box5::of(node->info().shape);
-    if (request.subregion) {
-      box = request.subregion->with_channels(0, node->info().shape.c());
-      if (!Box5::of(node->info().shape).contains(box)) {
-        return make_error(ErrorCode::kOutOfRange, "subregion {} is outside the image {}",
-                          box.to_string(), node->info().shape.to_string());
-      }
-    }
-    GROVE_ASSIGN_OR_RETURN(std::string output, export_output_path(request));
-    WriteOptions options;
-    options.overwrite = request.overwrite;
-    options.axes = request.output_axes;
-    options.compression = request.compression;
-    if (is_container(format)) {
-      // Chunks the engine's blocks align to, so that no chunk is written twice.
-      const Shape5 extent = box.shape();
-      options.chunk_shape =
-          extent.z() > 1 ? Shape5(1, 64, 64, 64, extent.c()) : Shape5(1, 1, 256, 256, extent.c());
-      for (int a = 0; a < kRank; ++a)
-        options.chunk_shape[a] = std::min(options.chunk_shape[a], extent[a]);
-    }
+    GROVE_ASSIGN_OR_RETURN(ExportPlan plan, plan_export(engine, workflow, request));
     GROVE_ASSIGN_OR_RETURN(std::unique_ptr<ImageWriter> writer,
-                           create_image(output, box.shape(), node->info().dtype, options, format));
-    RunOptions run_options;
+                           create_image(plan.output, plan.box.shape(), plan.node->info().dtype,
+                                        plan.options, plan.format));
+    RunOptions run_options = plan.run_options;
     run_options.progress = progress;
     run_options.context.cancel = cancel;
-    if (is_container(format)) {
-      // Blocks aligned to the store's chunks, so no chunk is written twice.
-      run_options.align_to = options.chunk_shape;
-    }
-    GROVE_RETURN_IF_ERROR(engine.compute_to_writer(node, *writer, box, run_options));
+    GROVE_RETURN_IF_ERROR(engine.compute_to_writer(plan.node, *writer, plan.box, run_options));
     GROVE_RETURN_IF_ERROR(writer->commit());
-    return output;
+    return plan.output;
   };
   return run().context(
       fmt::format("exporting {} of {}", export_source_name(request.source), request.input));

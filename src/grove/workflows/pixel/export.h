@@ -32,7 +32,24 @@ struct ExportRequest {
   std::optional<Box5> subregion;  // in t,z,y,x,c of the input
   std::string compression;        // "" : the format's default
   bool overwrite = false;
+  // Chunk shape of hdf5/zarr/n5 outputs (t,z,y,x,c; zeros: 64³ in 3-d, 256² in 2-d) and the
+  // engine's block shape (zeros: the engine plans it, aligned to the chunks).
+  Shape5 chunk_shape = Shape5::filled(0);
+  Shape5 block_shape = Shape5::filled(0);
 };
+
+// What an export computes and where it goes, decided before anything is computed: export_image
+// runs it in this process, distributed runs (distributed_export.h) deal its blocks to several.
+struct ExportPlan {
+  NodePtr node;            // the result, values converted as asked
+  Box5 box;                // the part of node written (the whole image or the subregion)
+  std::string format;      // normalised ("hdf5", "zarr", ...)
+  std::string output;      // the output path
+  WriteOptions options;    // for create_image
+  RunOptions run_options;  // block shape and chunk alignment (no progress, no cancel)
+};
+Result<ExportPlan> plan_export(Engine& engine, const PixelClassification& workflow,
+                               const ExportRequest& request);
 
 // The output path a request writes (placeholders filled, extension added).
 Result<std::string> export_output_path(const ExportRequest& request);
