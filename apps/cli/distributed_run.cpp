@@ -7,6 +7,7 @@
 #include <fstream>
 #include <thread>
 
+#include "command.h"
 #include "grove/core/memory.h"
 #include "mpi_process_group.h"
 
@@ -127,8 +128,15 @@ Status run_distributed(const Project& project, const std::vector<std::string>& i
     stats =
         distributed_export_files(*engine, project.pixel, files, base, *group, options, &progress);
   }
+  if (!root) {
+    if (stats.ok()) return ok_status();
+    // Every rank has the same error (agreed); rank 0 prints it, the others exit quietly.
+    engine.reset();
+    group.reset();
+    std::fflush(stdout);
+    std::exit(kExitBadInput);
+  }
   if (!stats.ok()) return std::move(stats).error();
-  if (!root) return ok_status();
   std::string per_rank;
   for (int64_t n : stats->computed_per_rank)
     per_rank += (per_rank.empty() ? "" : ", ") + std::to_string(n);
