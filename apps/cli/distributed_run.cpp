@@ -55,6 +55,12 @@ void add_distributed_options(CLI::App& command, DistributedArguments& arguments)
                    "many images (docs/distributed.md)");
   command.add_flag("--resume", arguments.resume,
                    "Finish an interrupted run: compute only the blocks (or images) not complete");
+  command.add_flag("--prepare", arguments.prepare,
+                   "Create the output of one image and plan its blocks, computing nothing (then "
+                   "--part K/N runs, then --resume; for dask or job arrays without MPI)");
+  command.add_option("--part", arguments.part,
+                     "K/N: compute part K (0..N-1) of the blocks (or files), as one process "
+                     "without MPI; the output stays incomplete until a final --resume");
   command.add_option("--report", arguments.report,
                      "Write the run's figures (blocks computed per rank, seconds) as JSON");
   command.add_option("--chunk-shape", arguments.chunk_shape,
@@ -101,6 +107,27 @@ Status run_distributed(const Project& project, const std::vector<std::string>& i
 
   DistributedOptions options;
   options.resume = arguments.resume;
+  options.prepare = arguments.prepare;
+  if (!arguments.part.empty()) {
+    const size_t slash = arguments.part.find('/');
+    char* stop_index = nullptr;
+    char* stop_count = nullptr;
+    const std::string index_text = arguments.part.substr(0, slash);
+    const std::string count_text =
+        slash == std::string::npos ? std::string() : arguments.part.substr(slash + 1);
+    const long index = std::strtol(index_text.c_str(), &stop_index, 10);
+    const long count = std::strtol(count_text.c_str(), &stop_count, 10);
+    if (index_text.empty() || count_text.empty() || *stop_index || *stop_count || count < 1 ||
+        count > 1000000 || index < 0 || index >= count) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "--part: '{}' is not K/N with 0 <= K < N (e.g. 3/10)", arguments.part);
+    }
+    options.part_index = static_cast<int>(index);
+    options.part_count = static_cast<int>(count);
+    if (arguments.prepare) {
+      return Error(ErrorCode::kInvalidArgument, "--prepare and --part are separate steps");
+    }
+  }
   options.stall_after_blocks = environment_integer("GROVE_TEST_STALL_AFTER_BLOCKS");
   Result<DistributedStats> stats = Error(ErrorCode::kInternal, "not run");
   const bool one_image_in_blocks =

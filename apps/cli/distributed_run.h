@@ -14,14 +14,18 @@
 namespace grove::cli {
 
 struct DistributedArguments {
+  // True if any option asks for the distributed/resumable path.
+  bool any() const { return distributed || resume || prepare || !part.empty(); }
   bool distributed = false;
   bool resume = false;
   std::string report;       // a JSON file with the run's figures (rank 0 writes it)
   std::string chunk_shape;  // "z,y,x" / "y,x" / "t,z,y,x"
   std::string block_shape;
+  bool prepare = false;  // create the output and plan only (before --part runs)
+  std::string part;      // "K/N": this process computes part K of N, without MPI
 };
 
-// Adds --distributed, --resume, --report, --chunk-shape and --block-shape to a command.
+// Adds --distributed, --resume, --prepare, --part, --report, --chunk-shape and --block-shape.
 void add_distributed_options(CLI::App& command, DistributedArguments& arguments);
 
 // Reads --chunk-shape / --block-shape ("16,64,64": the trailing t,z,y,x extents; leading axes

@@ -84,7 +84,7 @@ Status run_run(const RunArguments& arguments) {
     request.dtype = *parsed;
   }
   GROVE_RETURN_IF_ERROR(apply_shape_options(arguments.distributed, request));
-  if (arguments.distributed.distributed || arguments.distributed.resume) {
+  if (arguments.distributed.any()) {
     return run_distributed(project, arguments.inputs, request, arguments.engine,
                            arguments.distributed);
   }

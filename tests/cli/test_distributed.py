@@ -263,3 +263,26 @@ def test_bad_shapes_are_refused(volume):
     p = run_grove("run", project, root / "volume.tif", "--distributed", "--format", "zarr", "--output",
                   root / "bad", "--chunk-shape", "16,0,32")
     assert p.returncode == 2 and "--chunk-shape" in p.stderr
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_dask_recipe(volume):
+    """examples/dask_grove_cli.py: --prepare, --part K/N as dask tasks, --resume; equal output."""
+    distributed = pytest.importorskip("distributed", reason="dask.distributed is absent")
+    import importlib.util
+
+    from conftest import REPO
+    spec = importlib.util.spec_from_file_location("dask_grove_cli", REPO / "examples" / "dask_grove_cli.py")
+    recipe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(recipe)
+    root, project = volume
+    reference = single_process(root, project, "n5", "dask_reference")
+    out = root / "dask"
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=2, processes=False,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        final = recipe.predict_volume(client, project, root / "volume.tif", out, parts=5, grove=GROVE,
+                                      fmt="n5", extra=SHAPES + ["--threads", "1"])
+    # The parts computed every block; the final --resume computed none.
+    assert "27 blocks, 0 computed" in final and "27 already complete" in final
+    assert_bitwise_equal(read_output(out, "n5"), read_output(reference, "n5"))
+    assert not pathlib.Path(str(out) + ".n5.grove-run").exists()

@@ -249,7 +249,8 @@ struct Setup {
   Shape5 block_shape;
   std::vector<int64_t> pending;  // block indices still to compute
   int64_t total = 0;
-  bool finished = false;  // the output was complete already (--resume)
+  int64_t part_total = -1;  // blocks of this part (--part), -1: all
+  bool finished = false;    // the output was complete already (--resume)
 
   std::string to_text() const {
     // Pending blocks as ranges, so a resumed run with few gaps sends little.
@@ -263,6 +264,7 @@ struct Setup {
     return Json{{"block_shape", shape_json(block_shape)},
                 {"pending", ranges},
                 {"total", total},
+                {"part_total", part_total},
                 {"finished", finished}}
         .dump();
   }
@@ -272,6 +274,7 @@ struct Setup {
       const Json json = Json::parse(text);
       GROVE_ASSIGN_OR_RETURN(setup.block_shape, shape_from_json(json.at("block_shape"), "setup"));
       setup.total = json.at("total").get<int64_t>();
+      setup.part_total = json.at("part_total").get<int64_t>();
       setup.finished = json.at("finished").get<bool>();
       for (const Json& range : json.at("pending")) {
         for (int64_t i = range.at(0).get<int64_t>(); i < range.at(1).get<int64_t>(); ++i)
@@ -294,6 +297,12 @@ Result<Setup> prepare_output(Engine& engine, const ExportRequest& request, const
   const fs::path plan_file = work / "plan.json";
   std::error_code error;
   const bool has_work = fs::exists(plan_file, error);
+  const bool part = options.part_count > 0;
+  if (part && !has_work) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--part needs an output made by --prepare first ({} has no plan)",
+                      work.string());
+  }
   if (options.resume && !has_work) {
     GROVE_ASSIGN_OR_RETURN(bool complete, export_is_complete(request));
     if (complete) {
@@ -302,7 +311,7 @@ Result<Setup> prepare_output(Engine& engine, const ExportRequest& request, const
       return setup;
     }
   }
-  if (options.resume && has_work) {
+  if ((options.resume || part) && has_work) {
     GROVE_ASSIGN_OR_RETURN(std::string text, read_small_file(plan_file));
     Json saved;
     try {
@@ -318,9 +327,12 @@ Result<Setup> prepare_output(Engine& engine, const ExportRequest& request, const
     }
     GROVE_ASSIGN_OR_RETURN(setup.block_shape,
                            shape_from_json(saved["block_shape"], plan_file.string()));
-    // Temporaries of writers the kill interrupted; no writer is active now.
-    if (auto removed = remove_stale_temporaries(store.file); !removed.ok())
-      return std::move(removed).error();
+    // Temporaries of writers the kill interrupted; no writer is active now (parts run at
+    // once: theirs are not stale).
+    if (!part) {
+      if (auto removed = remove_stale_temporaries(store.file); !removed.ok())
+        return std::move(removed).error();
+    }
     GROVE_ASSIGN_OR_RETURN(writer, open_store_writer(store, store_format));
   } else {
     if (has_work && !request.overwrite) {
@@ -352,12 +364,17 @@ Result<Setup> prepare_output(Engine& engine, const ExportRequest& request, const
   }
   const Blocking blocking{plan.box, setup.block_shape};
   setup.total = blocking.block_count();
+  if (part) {
+    setup.part_total =
+        (setup.total - options.part_index + options.part_count - 1) / options.part_count;
+  }
   std::set<int64_t> done;
-  if (options.resume && has_work) {
+  if ((options.resume || part) && has_work) {
     GROVE_ASSIGN_OR_RETURN(done, read_journals(work, setup.total));
   }
   for (int64_t i = 0; i < setup.total; ++i) {
-    if (!done.count(i)) setup.pending.push_back(i);
+    if (part && i % options.part_count != options.part_index) continue;
+    if (!done.count(i) && !options.prepare) setup.pending.push_back(i);
   }
   return setup;
 }
@@ -401,6 +418,12 @@ Result<DistributedStats> distributed_export(Engine& engine, const PixelClassific
                                             const DistributedOptions& options, Progress* progress) {
   const Clock::time_point start = Clock::now();
   const bool root = group.rank() == 0;
+  if (options.part_count > 0 &&
+      (group.size() > 1 || options.part_index < 0 || options.part_index >= options.part_count)) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--part {}/{}: parts are single processes, numbered 0 to {}",
+                      options.part_index, options.part_count, options.part_count - 1);
+  }
   // Every rank builds the same plan (nodes are cheap; no pixels are read yet).
   Result<ExportPlan> planned = plan_export(engine, workflow, request);
   Status plan_status = planned.ok() ? ok_status() : Status(planned.error());
@@ -433,11 +456,12 @@ Result<DistributedStats> distributed_export(Engine& engine, const PixelClassific
   DistributedStats stats;
   stats.mode = "blocks";
   stats.ranks = group.size();
-  stats.items_total = setup.total;
-  stats.items_skipped = setup.total - static_cast<int64_t>(setup.pending.size());
-  if (setup.finished) {
-    stats.items_total = stats.items_skipped = 0;
+  stats.items_total = setup.part_total >= 0 ? setup.part_total : setup.total;
+  stats.items_skipped = stats.items_total - static_cast<int64_t>(setup.pending.size());
+  if (setup.finished || options.prepare) {
+    stats.items_skipped = setup.finished ? stats.items_total : 0;
     GROVE_RETURN_IF_ERROR(gather_stats(group, 0, 0.0, stats));
+    if (options.prepare) stats.outputs.push_back(plan.output);
     stats.seconds = seconds_since(start);
     return stats;
   }
@@ -454,7 +478,11 @@ Result<DistributedStats> distributed_export(Engine& engine, const PixelClassific
     }
   }
   if (open_status.ok()) {
-    auto opened = Journal::open(work / fmt::format("journal-{}-{}.txt", group.rank(), ::getpid()));
+    // Named by host and process too: parts of one output may run anywhere at once.
+    char host[256] = {};
+    ::gethostname(host, sizeof(host) - 1);
+    auto opened =
+        Journal::open(work / fmt::format("journal-{}-{}-{}.txt", group.rank(), host, ::getpid()));
     if (opened.ok()) {
       journal = std::move(*opened);
     } else {
@@ -502,7 +530,8 @@ Result<DistributedStats> distributed_export(Engine& engine, const PixelClassific
 
   // Rank 0 completes the output: the HDF5 copy, or the store's completion mark.
   Status final_status = ok_status();
-  if (root) {
+  const bool complete_output = !options.prepare && options.part_count == 0;
+  if (root && complete_output) {
     final_status = [&]() -> Status {
       if (to_hdf5) {
         writer.reset();
@@ -529,10 +558,21 @@ Result<DistributedStats> distributed_export_files(Engine& engine,
                                                   const DistributedOptions& options,
                                                   Progress* progress) {
   const Clock::time_point start = Clock::now();
+  if (options.prepare) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "--prepare is for one image written in blocks; file batches need none");
+  }
+  // A part (--part K/N) takes every N-th file, from the K-th.
+  std::vector<std::string> own;
+  for (size_t i = 0; i < files.size(); ++i) {
+    if (options.part_count == 0 ||
+        static_cast<int>(i % static_cast<size_t>(options.part_count)) == options.part_index)
+      own.push_back(files[i]);
+  }
   DistributedStats stats;
   stats.mode = "files";
   stats.ranks = group.size();
-  stats.items_total = static_cast<int64_t>(files.size());
+  stats.items_total = static_cast<int64_t>(own.size());
   GROVE_ASSIGN_OR_RETURN(std::unique_ptr<WorkQueue> queue,
                          group.deal(stats.items_total, 1, group.rank() == 0 ? progress : nullptr));
   int64_t computed = 0, skipped = 0, completed = 0;
@@ -549,7 +589,7 @@ Result<DistributedStats> distributed_export_files(Engine& engine,
     completed = 0;
     for (int64_t i = (*range)->first; i < (*range)->second && work_status.ok(); ++i) {
       ExportRequest request = base;
-      request.input = files[static_cast<size_t>(i)];
+      request.input = own[static_cast<size_t>(i)];
       if (request.source == ExportSource::kLabels && options.lane_of_file)
         request.lane = options.lane_of_file(request.input);
       const Clock::time_point file_start = Clock::now();

@@ -96,6 +96,14 @@ class BatchDealer {
 
 struct DistributedOptions {
   bool resume = false;
+  // Runs without MPI (dask tasks, job arrays; one image only): `prepare` creates the output and
+  // the plan and computes nothing; then part_index of part_count computes the pending blocks
+  // whose index is part_index modulo part_count, leaving the output uncommitted (the parts run
+  // at once, in any order, on any machines sharing the file system); a final run with resume
+  // finds every block journaled and completes the output.
+  bool prepare = false;
+  int part_index = 0;
+  int part_count = 0;  // 0: not a part
   // Test hook for the resume tests (GROVE_TEST_STALL_AFTER_BLOCKS): each rank stops after
   // finishing this many blocks and waits (up to a minute) to be killed. 0: off.
   int64_t stall_after_blocks = 0;
