@@ -14,8 +14,9 @@
 namespace grove::cli {
 
 struct DistributedArguments {
-  // True if any option asks for the distributed/resumable path.
-  bool any() const { return distributed || resume || prepare || !part.empty(); }
+  // True if any option asks for the distributed/resumable path (--report too: its figures
+  // come from it).
+  bool any() const { return distributed || resume || prepare || !part.empty() || !report.empty(); }
   bool distributed = false;
   bool resume = false;
   std::string report;       // a JSON file with the run's figures (rank 0 writes it)
