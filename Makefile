@@ -4,7 +4,7 @@ JOBS ?= 2
 BUILD_TYPE ?= Release
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test test-large demo clean
+.PHONY: all deps configure build test test-large demo install clean
 
 all: build
 
@@ -28,6 +28,11 @@ test-large: build
 
 demo: build
 	@scripts/demo $(BUILD)
+
+# Installs what CMake's install rules name (the grove Python package, into
+# /usr/local/lib/python3.11/dist-packages unless CMAKE_INSTALL_PREFIX says otherwise; docs/python.md).
+install: build
+	cmake --install $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

@@ -9,6 +9,7 @@
 
 #include "command.h"
 #include "grove/core/memory.h"
+#include "grove/project/project_export.h"
 #include "mpi_process_group.h"
 
 namespace grove::cli {
@@ -129,31 +130,35 @@ Status run_distributed(const Project& project, const std::vector<std::string>& i
     }
   }
   options.stall_after_blocks = environment_integer("GROVE_TEST_STALL_AFTER_BLOCKS");
+  options.lane_of_file = [&project](const std::string& file) -> std::optional<size_t> {
+    const std::vector<PixelLane>& lanes = project_lanes(project);
+    for (size_t i = 0; i < lanes.size(); ++i) {
+      if (lanes[i].path == file) return i;
+    }
+    return std::nullopt;
+  };
+  // The project's workflow (pixel classification or autocontext) plans and writes.
+  ExportFunctions exporter;
+  exporter.plan = [&](const ExportRequest& request) {
+    return plan_project_export(*engine, project, request);
+  };
+  exporter.write = [&](const ExportRequest& request) {
+    return export_project_image(*engine, project, request);
+  };
   Result<DistributedStats> stats = Error(ErrorCode::kInternal, "not run");
   const bool one_image_in_blocks =
       files.size() == 1 && (format == "zarr" || format == "n5" || format == "hdf5");
   if (one_image_in_blocks) {
     ExportRequest request = base;
     request.input = files.front();
-    if (request.source == ExportSource::kLabels) {
-      for (size_t i = 0; i < project.pixel.lanes.size(); ++i) {
-        if (project.pixel.lanes[i].path == request.input) request.lane = i;
-      }
-    }
-    stats = distributed_export(*engine, project.pixel, request, *group, options, &progress);
+    if (request.source == ExportSource::kLabels) request.lane = options.lane_of_file(request.input);
+    stats = distributed_export(*engine, exporter, request, *group, options, &progress);
     if (stats.ok() && root) {
       std::printf("%s -> %s\n", request.input.c_str(),
                   stats->outputs.empty() ? "(complete already)" : stats->outputs.front().c_str());
     }
   } else {
-    options.lane_of_file = [&project](const std::string& file) -> std::optional<size_t> {
-      for (size_t i = 0; i < project.pixel.lanes.size(); ++i) {
-        if (project.pixel.lanes[i].path == file) return i;
-      }
-      return std::nullopt;
-    };
-    stats =
-        distributed_export_files(*engine, project.pixel, files, base, *group, options, &progress);
+    stats = distributed_export_files(exporter, files, base, *group, options, &progress);
   }
   if (!root) {
     if (stats.ok()) return ok_status();

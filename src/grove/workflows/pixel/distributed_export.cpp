@@ -184,6 +184,7 @@ Json plan_identity(const ExportRequest& request, const ExportPlan& plan) {
   return Json{{"input", request.input},
               {"input_axes", request.input_axes},
               {"source", std::string(export_source_name(request.source))},
+              {"source_name", request.source_name},
               {"format", plan.format},
               {"output", plan.output},
               {"dtype", std::string(dtype_name(plan.node->info().dtype))},
@@ -223,9 +224,18 @@ std::string DistributedStats::to_json() const {
   return json.dump(2);
 }
 
-Result<bool> export_is_complete(const ExportRequest& request) {
-  GROVE_ASSIGN_OR_RETURN(std::string format, normalize_format(request.format));
-  GROVE_ASSIGN_OR_RETURN(std::string output, export_output_path(request));
+ExportFunctions pixel_export_functions(Engine& engine, const PixelClassification& workflow) {
+  ExportFunctions functions;
+  functions.plan = [&engine, &workflow](const ExportRequest& request) {
+    return plan_export(engine, workflow, request);
+  };
+  functions.write = [&engine, &workflow](const ExportRequest& request) {
+    return export_image(engine, workflow, request);
+  };
+  return functions;
+}
+
+bool export_is_complete(const std::string& output, const std::string& format) {
   const ImagePath path = split_image_path(output);
   std::error_code error;
   if (!fs::exists(path.file, error)) return false;
@@ -304,8 +314,7 @@ Result<Setup> prepare_output(Engine& engine, const ExportRequest& request, const
                       work.string());
   }
   if (options.resume && !has_work) {
-    GROVE_ASSIGN_OR_RETURN(bool complete, export_is_complete(request));
-    if (complete) {
+    if (export_is_complete(plan.output, plan.format)) {
       setup.finished = true;
       setup.block_shape = Shape5(1, 1, 1, 1, 1);
       return setup;
@@ -413,7 +422,7 @@ Status gather_stats(ProcessGroup& group, int64_t computed, double busy, Distribu
 
 }  // namespace
 
-Result<DistributedStats> distributed_export(Engine& engine, const PixelClassification& workflow,
+Result<DistributedStats> distributed_export(Engine& engine, const ExportFunctions& exporter,
                                             const ExportRequest& request, ProcessGroup& group,
                                             const DistributedOptions& options, Progress* progress) {
   const Clock::time_point start = Clock::now();
@@ -425,7 +434,7 @@ Result<DistributedStats> distributed_export(Engine& engine, const PixelClassific
                       options.part_index, options.part_count, options.part_count - 1);
   }
   // Every rank builds the same plan (nodes are cheap; no pixels are read yet).
-  Result<ExportPlan> planned = plan_export(engine, workflow, request);
+  Result<ExportPlan> planned = exporter.plan(request);
   Status plan_status = planned.ok() ? ok_status() : Status(planned.error());
   GROVE_RETURN_IF_ERROR(group.agree(plan_status));
   const ExportPlan& plan = *planned;
@@ -551,8 +560,7 @@ Result<DistributedStats> distributed_export(Engine& engine, const PixelClassific
   return stats;
 }
 
-Result<DistributedStats> distributed_export_files(Engine& engine,
-                                                  const PixelClassification& workflow,
+Result<DistributedStats> distributed_export_files(const ExportFunctions& exporter,
                                                   const std::vector<std::string>& files,
                                                   const ExportRequest& base, ProcessGroup& group,
                                                   const DistributedOptions& options,
@@ -595,15 +603,15 @@ Result<DistributedStats> distributed_export_files(Engine& engine,
       const Clock::time_point file_start = Clock::now();
       work_status = [&]() -> Status {
         if (options.resume) {
-          GROVE_ASSIGN_OR_RETURN(bool complete, export_is_complete(request));
-          if (complete) {
+          GROVE_ASSIGN_OR_RETURN(ExportPlan plan, exporter.plan(request));
+          if (export_is_complete(plan.output, plan.format)) {
             ++skipped;
             return ok_status();
           }
           // An incomplete output of the killed run is replaced.
           request.overwrite = true;
         }
-        GROVE_ASSIGN_OR_RETURN(std::string output, export_image(engine, workflow, request));
+        GROVE_ASSIGN_OR_RETURN(std::string output, exporter.write(request));
         std::printf("%s -> %s\n", request.input.c_str(), output.c_str());
         std::fflush(stdout);
         ++computed;

@@ -111,6 +111,15 @@ struct DistributedOptions {
   std::function<std::optional<size_t>(const std::string& file)> lane_of_file;
 };
 
+// How the project's workflow exports one image (pixel classification, autocontext, ...):
+// plan() for images split into blocks, write() for whole images of a batch.
+struct ExportFunctions {
+  std::function<Result<ExportPlan>(const ExportRequest& request)> plan;
+  std::function<Result<std::string>(const ExportRequest& request)> write;
+};
+// The pixel-classification workflow's (plan_export, export_image).
+ExportFunctions pixel_export_functions(Engine& engine, const PixelClassification& workflow);
+
 // What a distributed run did (rank 0 has the totals; `--report` writes them as JSON).
 struct DistributedStats {
   std::string mode;  // "blocks" or "files"
@@ -127,20 +136,20 @@ struct DistributedStats {
 
 // Exports one image, its blocks dealt to the group's ranks. The format must be zarr, n5 or
 // hdf5. Every rank calls it with the same request; returns the same status on all ranks.
-Result<DistributedStats> distributed_export(Engine& engine, const PixelClassification& workflow,
+Result<DistributedStats> distributed_export(Engine& engine, const ExportFunctions& exporter,
                                             const ExportRequest& request, ProcessGroup& group,
                                             const DistributedOptions& options,
                                             Progress* progress = nullptr);
 
 // Exports each of files (whole files dealt to ranks), base giving everything but the input.
-Result<DistributedStats> distributed_export_files(Engine& engine,
-                                                  const PixelClassification& workflow,
+Result<DistributedStats> distributed_export_files(const ExportFunctions& exporter,
                                                   const std::vector<std::string>& files,
                                                   const ExportRequest& base, ProcessGroup& group,
                                                   const DistributedOptions& options,
                                                   Progress* progress = nullptr);
 
-// True if request's output is complete: the file exists and, for Zarr/N5, was committed.
-Result<bool> export_is_complete(const ExportRequest& request);
+// True if the export output (a path as ExportPlan::output) in format is complete: it exists
+// and, for Zarr/N5, was committed.
+bool export_is_complete(const std::string& output, const std::string& format);
 
 }  // namespace grove

@@ -132,7 +132,8 @@ TEST_F(DistributedExportTest, OneProcessEqualsExportImage) {
   ASSERT_TRUE(single.ok()) << single.error().to_string();
   request_.output_pattern = (directory_ / "distributed").string();
   LocalProcessGroup group;
-  auto stats = distributed_export(engine_, workflow_, request_, group, {});
+  auto stats =
+      distributed_export(engine_, pixel_export_functions(engine_, workflow_), request_, group, {});
   ASSERT_TRUE(stats.ok()) << stats.error().to_string();
   EXPECT_EQ(stats->items_total, 3 * 3 * 3);
   EXPECT_EQ(stats->items_computed, 27);
@@ -151,25 +152,29 @@ TEST_F(DistributedExportTest, ResumeComputesOnlyWhatAFailedRunLeft) {
 
     request_.output_pattern = (directory_ / ("resumed_" + format)).string();
     FailingGroup failing(10);
-    auto failed = distributed_export(engine_, workflow_, request_, failing, {});
+    auto failed = distributed_export(engine_, pixel_export_functions(engine_, workflow_), request_,
+                                     failing, {});
     ASSERT_FALSE(failed.ok());
     EXPECT_EQ(failed.error().code(), ErrorCode::kCancelled);
 
     // Without --resume the leftovers are refused, with it only 27 - 10 blocks are computed.
     LocalProcessGroup group;
-    auto refused = distributed_export(engine_, workflow_, request_, group, {});
+    auto refused = distributed_export(engine_, pixel_export_functions(engine_, workflow_), request_,
+                                      group, {});
     ASSERT_FALSE(refused.ok());
     EXPECT_NE(refused.error().message().find("--resume"), std::string::npos);
     DistributedOptions resume;
     resume.resume = true;
-    auto resumed = distributed_export(engine_, workflow_, request_, group, resume);
+    auto resumed = distributed_export(engine_, pixel_export_functions(engine_, workflow_), request_,
+                                      group, resume);
     ASSERT_TRUE(resumed.ok()) << resumed.error().to_string();
     EXPECT_EQ(resumed->items_skipped, 10);
     EXPECT_EQ(resumed->items_computed, 17);
     EXPECT_TRUE(same_bytes(read(*single), read(resumed->outputs.front())));
 
     // Resuming a finished output computes nothing.
-    auto again = distributed_export(engine_, workflow_, request_, group, resume);
+    auto again = distributed_export(engine_, pixel_export_functions(engine_, workflow_), request_,
+                                    group, resume);
     ASSERT_TRUE(again.ok()) << again.error().to_string();
     EXPECT_EQ(again->items_computed, 0);
   }
@@ -178,13 +183,16 @@ TEST_F(DistributedExportTest, ResumeComputesOnlyWhatAFailedRunLeft) {
 TEST_F(DistributedExportTest, ResumeRefusesAnOutputOfADifferentRequest) {
   request_.output_pattern = (directory_ / "changed").string();
   FailingGroup failing(2);
-  ASSERT_FALSE(distributed_export(engine_, workflow_, request_, failing, {}).ok());
+  ASSERT_FALSE(
+      distributed_export(engine_, pixel_export_functions(engine_, workflow_), request_, failing, {})
+          .ok());
   request_.chunk_shape = Shape5(1, 8, 8, 8, 1);
   request_.block_shape = Shape5(1, 8, 8, 8, 1);
   LocalProcessGroup group;
   DistributedOptions resume;
   resume.resume = true;
-  auto refused = distributed_export(engine_, workflow_, request_, group, resume);
+  auto refused = distributed_export(engine_, pixel_export_functions(engine_, workflow_), request_,
+                                    group, resume);
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.error().message().find("computed something else"), std::string::npos);
 }
@@ -193,7 +201,8 @@ TEST_F(DistributedExportTest, SingleImageFormatsAreRefused) {
   request_.format = "tiff";
   request_.output_pattern = (directory_ / "flat").string();
   LocalProcessGroup group;
-  auto refused = distributed_export(engine_, workflow_, request_, group, {});
+  auto refused =
+      distributed_export(engine_, pixel_export_functions(engine_, workflow_), request_, group, {});
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.error().message().find("zarr, n5 or hdf5"), std::string::npos);
 }

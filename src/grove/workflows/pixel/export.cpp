@@ -64,7 +64,10 @@ Result<std::string> export_output_path(const ExportRequest& request) {
   std::string path = request.output_pattern;
   path = replace_all(path, "{dataset_dir}", dataset_dir);
   path = replace_all(path, "{nickname}", nickname);
-  path = replace_all(path, "{result_type}", export_source_result_type(request.source));
+  path = replace_all(path, "{result_type}",
+                     request.result_type.empty()
+                         ? std::string(export_source_result_type(request.source))
+                         : request.result_type);
   // ilastik's other placeholders for stacks and subregions, filled as it does for single images.
   path = replace_all(path, "{slice_index}", "");
   if (path.find('{') != std::string::npos) {
@@ -157,31 +160,68 @@ Result<Box5> parse_subregion(std::string_view text, const std::string& axes, con
   return box;
 }
 
+Result<std::string> write_export_plan(Engine& engine, const ExportPlan& plan, Progress* progress,
+                                      const CancelToken& cancel) {
+  GROVE_ASSIGN_OR_RETURN(std::unique_ptr<ImageWriter> writer,
+                         create_image(plan.output, plan.box.shape(), plan.node->info().dtype,
+                                      plan.options, plan.format));
+  RunOptions run_options = plan.run_options;
+  run_options.progress = progress;
+  run_options.context.cancel = cancel;
+  GROVE_RETURN_IF_ERROR(engine.compute_to_writer(plan.node, *writer, plan.box, run_options));
+  GROVE_RETURN_IF_ERROR(writer->commit());
+  return plan.output;
+}
+
 Result<ExportPlan> plan_export(Engine& engine, const PixelClassification& workflow,
                                const ExportRequest& request) {
-  ExportPlan plan;
-  GROVE_ASSIGN_OR_RETURN(plan.format, normalize_format(request.format));
-  const std::string& format = plan.format;
-  GROVE_ASSIGN_OR_RETURN(std::unique_ptr<ImageReader> reader,
-                         open_image_with_axes(request.input, request.input_axes));
-  std::string identity = request.input + "|" + request.input_axes;
-  NodePtr raw = input_node(std::shared_ptr<ImageReader>(std::move(reader)), identity);
+  GROVE_ASSIGN_OR_RETURN(NodePtr raw, open_export_input(request));
   NodePtr node;
   if (request.source == ExportSource::kOverlay) {
     GROVE_ASSIGN_OR_RETURN(NodePtr probabilities, workflow.probability_node(raw));
-    OverlayStyle style;
-    for (const LabelClass& c : workflow.classes) style.colors.push_back(c.color);
-    while (style.colors.size() < static_cast<size_t>(probabilities->info().shape.c())) {
-      style.colors.push_back(default_class_color(style.colors.size()));
-    }
-    GROVE_ASSIGN_OR_RETURN(auto range, value_range(engine, raw));
-    style.display_min = range.first;
-    style.display_max = range.second;
-    GROVE_ASSIGN_OR_RETURN(node, overlay_node(raw, probabilities, style));
+    GROVE_ASSIGN_OR_RETURN(node, overlay_export_node(engine, raw, probabilities, workflow.classes));
   } else {
     GROVE_ASSIGN_OR_RETURN(node, workflow.export_node(raw, request.source, request.lane));
   }
+  return plan_export_node(std::move(node), request);
+}
 
+Result<std::string> export_image(Engine& engine, const PixelClassification& workflow,
+                                 const ExportRequest& request, Progress* progress,
+                                 const CancelToken& cancel) {
+  auto run = [&]() -> Result<std::string> {
+    GROVE_ASSIGN_OR_RETURN(ExportPlan plan, plan_export(engine, workflow, request));
+    return write_export_plan(engine, plan, progress, cancel);
+  };
+  return run().context(
+      fmt::format("exporting {} of {}", export_source_name(request.source), request.input));
+}
+
+Result<NodePtr> open_export_input(const ExportRequest& request) {
+  GROVE_ASSIGN_OR_RETURN(std::unique_ptr<ImageReader> reader,
+                         open_image_with_axes(request.input, request.input_axes));
+  std::string identity = request.input + "|" + request.input_axes;
+  return input_node(std::shared_ptr<ImageReader>(std::move(reader)), identity);
+}
+
+Result<NodePtr> overlay_export_node(Engine& engine, const NodePtr& raw,
+                                    const NodePtr& probabilities,
+                                    const std::vector<LabelClass>& classes) {
+  OverlayStyle style;
+  for (const LabelClass& c : classes) style.colors.push_back(c.color);
+  while (style.colors.size() < static_cast<size_t>(probabilities->info().shape.c())) {
+    style.colors.push_back(default_class_color(style.colors.size()));
+  }
+  GROVE_ASSIGN_OR_RETURN(auto range, value_range(engine, raw));
+  style.display_min = range.first;
+  style.display_max = range.second;
+  return overlay_node(raw, probabilities, style);
+}
+
+Result<ExportPlan> plan_export_node(NodePtr node, const ExportRequest& request) {
+  ExportPlan plan;
+  GROVE_ASSIGN_OR_RETURN(plan.format, normalize_format(request.format));
+  const std::string& format = plan.format;
   // Value conversion: asked for, or needed by 8/16-bit-only formats.
   std::optional<DType> dtype = request.dtype;
   bool map_range = request.input_range && request.output_range;
@@ -244,23 +284,10 @@ Result<ExportPlan> plan_export(Engine& engine, const PixelClassification& workfl
   return plan;
 }
 
-Result<std::string> export_image(Engine& engine, const PixelClassification& workflow,
-                                 const ExportRequest& request, Progress* progress,
-                                 const CancelToken& cancel) {
-  auto run = [&]() -> Result<std::string> {
-    GROVE_ASSIGN_OR_RETURN(ExportPlan plan, plan_export(engine, workflow, request));
-    GROVE_ASSIGN_OR_RETURN(std::unique_ptr<ImageWriter> writer,
-                           create_image(plan.output, plan.box.shape(), plan.node->info().dtype,
-                                        plan.options, plan.format));
-    RunOptions run_options = plan.run_options;
-    run_options.progress = progress;
-    run_options.context.cancel = cancel;
-    GROVE_RETURN_IF_ERROR(engine.compute_to_writer(plan.node, *writer, plan.box, run_options));
-    GROVE_RETURN_IF_ERROR(writer->commit());
-    return plan.output;
-  };
-  return run().context(
-      fmt::format("exporting {} of {}", export_source_name(request.source), request.input));
+Result<std::string> write_export_node(Engine& engine, NodePtr node, const ExportRequest& request,
+                                      Progress* progress, const CancelToken& cancel) {
+  GROVE_ASSIGN_OR_RETURN(ExportPlan plan, plan_export_node(std::move(node), request));
+  return write_export_plan(engine, plan, progress, cancel);
 }
 
 }  // namespace grove
