@@ -286,3 +286,19 @@ def test_dask_recipe(volume):
     assert "27 blocks, 0 computed" in final and "27 already complete" in final
     assert_bitwise_equal(read_output(out, "n5"), read_output(reference, "n5"))
     assert not pathlib.Path(str(out) + ".n5.grove-run").exists()
+
+
+def test_autocontext_project_distributed(volume):
+    """An autocontext project's blocks are dealt the same way (its own export plan)."""
+    root, _ = volume
+    project = root / "autocontext.grove"
+    run_grove("autocontext", "train", "--image", root / "volume.tif", "--labels", root / "labels.tif",
+              "-o", project, "--trees", 5, "--features", "GaussianSmoothing:1.0", check=True)
+    reference = root / "autocontext_single"
+    run_grove("run", project, root / "volume.tif", "--format", "n5", "--output", reference, *SHAPES,
+              check=True)
+    out = root / "autocontext_distributed"
+    proc = run_mpi(3, "run", project, root / "volume.tif", "--distributed", "--format", "n5", "--output",
+                   out, "--threads", 1, *SHAPES)
+    assert "27 blocks, 27 computed" in proc.stdout
+    assert_bitwise_equal(read_output(out, "n5"), read_output(reference, "n5"))
