@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "command.h"
+#include "distributed_run.h"
 #include "engine_setup.h"
 #include "grove/filters/convert_values.h"
 #include "grove/io/axes_override.h"
@@ -38,6 +39,9 @@ const std::set<std::string> kValueFlags = {"project",
                                            "raw_data",
                                            "threads",
                                            "ram_mb"};
+// Switches that choose how grove runs: ilastik's --distributed (here with MPI, see
+// docs/distributed.md) and grove's --resume.
+const std::set<std::string> kGroveSwitches = {"distributed", "resume"};
 // ilastik flags that do not change results: accepted, with a warning for those grove ignores.
 const std::set<std::string> kHarmlessValueFlags = {
     "logfile", "process_name", "configfile", "fn-lazyflow", "stack_along", "hbp", "workflow"};
@@ -49,7 +53,6 @@ const std::set<std::string> kUnsupportedFlags = {"prediction_mask",
                                                  "retrain",
                                                  "tagged_shape",
                                                  "export_pipeline_result",
-                                                 "distributed",
                                                  "distributed_block_roi",
                                                  "export_plugin",
                                                  "table_filename",
@@ -63,6 +66,7 @@ struct HeadlessArguments {
   std::map<std::string, std::vector<std::string>> values;
   std::vector<std::string> positional;
   std::vector<std::string> warnings;
+  std::set<std::string> switches;
 };
 
 Result<HeadlessArguments> parse(int argc, char** argv) {
@@ -86,6 +90,11 @@ Result<HeadlessArguments> parse(int argc, char** argv) {
                           name);
       }
       if (kHarmlessSwitches.count(name)) continue;
+      if (kGroveSwitches.count(name)) {
+        if (has_value) return make_error(ErrorCode::kInvalidArgument, "--{} takes no value", name);
+        out.switches.insert(name);
+        continue;
+      }
       if (kHarmlessValueFlags.count(name)) {
         out.warnings.push_back("ignoring --" + name + " (it does not change the results)");
         if (!has_value && i + 1 < argc && argv[i + 1][0] != '-') ++i;
@@ -180,6 +189,27 @@ Status run(const HeadlessArguments& a) {
     engine.threads = std::atoi(threads.c_str());
   if (auto ram = value_of(a, "ram_mb"); !ram.empty()) engine.ram_mb = std::atoll(ram.c_str());
   const std::string cutout = value_of(a, "cutout_subregion");
+  DistributedArguments distributed;
+  distributed.distributed = a.switches.count("distributed") > 0;
+  distributed.resume = a.switches.count("resume") > 0;
+  if (distributed.distributed || distributed.resume) {
+    // --resume continues outputs; ilastik's habit of overwriting them would restart instead.
+    if (distributed.resume) request.overwrite = false;
+    if (!cutout.empty()) {
+      GROVE_ASSIGN_OR_RETURN(std::vector<std::string> files, expand_inputs(inputs));
+      if (files.size() != 1) {
+        return Error(ErrorCode::kUnsupported,
+                     "--cutout_subregion with --distributed needs exactly one input image");
+      }
+      GROVE_ASSIGN_OR_RETURN(std::unique_ptr<ImageReader> reader,
+                             open_image_with_axes(files.front(), request.input_axes));
+      GROVE_ASSIGN_OR_RETURN(
+          Box5 box, std::move(parse_subregion(cutout, reader->info().axes, reader->info().shape))
+                        .context("--cutout_subregion"));
+      request.subregion = box;
+    }
+    return run_distributed(project, inputs, request, engine, distributed);
+  }
   if (cutout.empty()) return run_exports(project, inputs, request, engine);
   // The subregion is given in each input's axes.
   GROVE_ASSIGN_OR_RETURN(std::vector<std::string> files, expand_inputs(inputs));
@@ -224,6 +254,9 @@ Usage: grove --headless --project=PROJECT [FLAGS] [--raw_data=] IMAGE...
   --cutout_subregion=[(..),(..)]   export only this box (start, stop per axis)
   --input_axes=A              read the images with these axes
   --threads=N --ram_mb=M      (also LAZYFLOW_THREADS, LAZYFLOW_TOTAL_RAM_MB)
+  --distributed               under mpirun/srun: share the blocks of one image (zarr, n5, hdf5)
+                              or a batch's images among the processes (docs/distributed.md)
+  --resume                    finish an interrupted run, computing only what is missing
 
 Flags that do not change results (--logfile, --readonly, ...) are accepted; flags for features
 grove does not have yet are refused with a message. Exit status: 0 done, 2 bad input.

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "command.h"
+#include "distributed_run.h"
 #include "engine_setup.h"
 #include "grove/filters/convert_values.h"
 #include "grove/project/project.h"
@@ -28,6 +29,7 @@ struct RunArguments {
   std::string compression;
   bool overwrite = false;
   EngineArguments engine;
+  DistributedArguments distributed;
 };
 
 }  // namespace
@@ -83,6 +85,11 @@ Status run_run(const RunArguments& arguments) {
       return make_error(ErrorCode::kInvalidArgument, "--dtype: unknown dtype '{}'", dtype);
     request.dtype = *parsed;
   }
+  GROVE_RETURN_IF_ERROR(apply_shape_options(arguments.distributed, request));
+  if (arguments.distributed.any()) {
+    return run_distributed(project, arguments.inputs, request, arguments.engine,
+                           arguments.distributed);
+  }
   return run_exports(project, arguments.inputs, request, arguments.engine);
 }
 
@@ -116,6 +123,7 @@ void register_run(CLI::App& app, Action& action) {
                   "Compression: none, gzip, zstd, blosc, lzw, deflate");
   run->add_flag("--overwrite", arguments->overwrite, "Replace existing outputs");
   add_engine_options(*run, arguments->engine);
+  add_distributed_options(*run, arguments->distributed);
   run->callback([&action, arguments] { action = [arguments] { return run_run(*arguments); }; });
 }
 

@@ -32,6 +32,12 @@ Result<std::string> export_project_image(Engine& engine, const Project& project,
   return export_image(engine, project.pixel, request, progress, cancel);
 }
 
+Result<ExportPlan> plan_project_export(Engine& engine, const Project& project,
+                                       const ExportRequest& request) {
+  if (is_autocontext(project)) return plan_autocontext_export(engine, project.autocontext, request);
+  return plan_export(engine, project.pixel, request);
+}
+
 const std::vector<PixelLane>& project_lanes(const Project& project) {
   return is_autocontext(project) ? project.autocontext.lanes() : project.pixel.lanes;
 }

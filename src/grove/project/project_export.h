@@ -22,6 +22,10 @@ Result<std::string> export_project_image(Engine& engine, const Project& project,
                                          const ExportRequest& request, Progress* progress = nullptr,
                                          const CancelToken& cancel = {});
 
+// What export_project_image computes and where it writes it, without computing it.
+Result<ExportPlan> plan_project_export(Engine& engine, const Project& project,
+                                       const ExportRequest& request);
+
 // The project's images (for the labels export, which needs to know which one an input is).
 const std::vector<PixelLane>& project_lanes(const Project& project);
 

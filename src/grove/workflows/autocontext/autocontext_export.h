@@ -20,4 +20,9 @@ Result<std::string> export_autocontext_image(Engine& engine, const Autocontext& 
                                              Progress* progress = nullptr,
                                              const CancelToken& cancel = {});
 
+// What export_autocontext_image computes and where it writes it, without computing it
+// (distributed runs, distributed_export.h).
+Result<ExportPlan> plan_autocontext_export(Engine& engine, const Autocontext& workflow,
+                                           const ExportRequest& request);
+
 }  // namespace grove

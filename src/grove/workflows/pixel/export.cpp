@@ -160,20 +160,38 @@ Result<Box5> parse_subregion(std::string_view text, const std::string& axes, con
   return box;
 }
 
+Result<std::string> write_export_plan(Engine& engine, const ExportPlan& plan, Progress* progress,
+                                      const CancelToken& cancel) {
+  GROVE_ASSIGN_OR_RETURN(std::unique_ptr<ImageWriter> writer,
+                         create_image(plan.output, plan.box.shape(), plan.node->info().dtype,
+                                      plan.options, plan.format));
+  RunOptions run_options = plan.run_options;
+  run_options.progress = progress;
+  run_options.context.cancel = cancel;
+  GROVE_RETURN_IF_ERROR(engine.compute_to_writer(plan.node, *writer, plan.box, run_options));
+  GROVE_RETURN_IF_ERROR(writer->commit());
+  return plan.output;
+}
+
+Result<ExportPlan> plan_export(Engine& engine, const PixelClassification& workflow,
+                               const ExportRequest& request) {
+  GROVE_ASSIGN_OR_RETURN(NodePtr raw, open_export_input(request));
+  NodePtr node;
+  if (request.source == ExportSource::kOverlay) {
+    GROVE_ASSIGN_OR_RETURN(NodePtr probabilities, workflow.probability_node(raw));
+    GROVE_ASSIGN_OR_RETURN(node, overlay_export_node(engine, raw, probabilities, workflow.classes));
+  } else {
+    GROVE_ASSIGN_OR_RETURN(node, workflow.export_node(raw, request.source, request.lane));
+  }
+  return plan_export_node(std::move(node), request);
+}
+
 Result<std::string> export_image(Engine& engine, const PixelClassification& workflow,
                                  const ExportRequest& request, Progress* progress,
                                  const CancelToken& cancel) {
   auto run = [&]() -> Result<std::string> {
-    GROVE_ASSIGN_OR_RETURN(NodePtr raw, open_export_input(request));
-    NodePtr node;
-    if (request.source == ExportSource::kOverlay) {
-      GROVE_ASSIGN_OR_RETURN(NodePtr probabilities, workflow.probability_node(raw));
-      GROVE_ASSIGN_OR_RETURN(node,
-                             overlay_export_node(engine, raw, probabilities, workflow.classes));
-    } else {
-      GROVE_ASSIGN_OR_RETURN(node, workflow.export_node(raw, request.source, request.lane));
-    }
-    return write_export_node(engine, node, request, progress, cancel);
+    GROVE_ASSIGN_OR_RETURN(ExportPlan plan, plan_export(engine, workflow, request));
+    return write_export_plan(engine, plan, progress, cancel);
   };
   return run().context(
       fmt::format("exporting {} of {}", export_source_name(request.source), request.input));
@@ -200,9 +218,10 @@ Result<NodePtr> overlay_export_node(Engine& engine, const NodePtr& raw,
   return overlay_node(raw, probabilities, style);
 }
 
-Result<std::string> write_export_node(Engine& engine, NodePtr node, const ExportRequest& request,
-                                      Progress* progress, const CancelToken& cancel) {
-  GROVE_ASSIGN_OR_RETURN(std::string format, normalize_format(request.format));
+Result<ExportPlan> plan_export_node(NodePtr node, const ExportRequest& request) {
+  ExportPlan plan;
+  GROVE_ASSIGN_OR_RETURN(plan.format, normalize_format(request.format));
+  const std::string& format = plan.format;
   // Value conversion: asked for, or needed by 8/16-bit-only formats.
   std::optional<DType> dtype = request.dtype;
   bool map_range = request.input_range && request.output_range;
@@ -240,31 +259,35 @@ Result<std::string> write_export_node(Engine& engine, NodePtr node, const Export
                         box.to_string(), node->info().shape.to_string());
     }
   }
-  GROVE_ASSIGN_OR_RETURN(std::string output, export_output_path(request));
-  WriteOptions options;
+  GROVE_ASSIGN_OR_RETURN(plan.output, export_output_path(request));
+  WriteOptions& options = plan.options;
   options.overwrite = request.overwrite;
   options.axes = request.output_axes;
   options.compression = request.compression;
+  plan.run_options.block_shape = request.block_shape;
   if (is_container(format)) {
     // Chunks the engine's blocks align to, so that no chunk is written twice.
     const Shape5 extent = box.shape();
-    options.chunk_shape =
-        extent.z() > 1 ? Shape5(1, 64, 64, 64, extent.c()) : Shape5(1, 1, 256, 256, extent.c());
+    options.chunk_shape = request.chunk_shape;
+    if (options.chunk_shape.size() == 0) {
+      options.chunk_shape =
+          extent.z() > 1 ? Shape5(1, 64, 64, 64, extent.c()) : Shape5(1, 1, 256, 256, extent.c());
+    }
+    options.chunk_shape[kC] = extent.c();
     for (int a = 0; a < kRank; ++a)
-      options.chunk_shape[a] = std::min(options.chunk_shape[a], extent[a]);
-  }
-  GROVE_ASSIGN_OR_RETURN(std::unique_ptr<ImageWriter> writer,
-                         create_image(output, box.shape(), node->info().dtype, options, format));
-  RunOptions run_options;
-  run_options.progress = progress;
-  run_options.context.cancel = cancel;
-  if (is_container(format)) {
+      options.chunk_shape[a] = std::clamp<int64_t>(options.chunk_shape[a], 1, extent[a]);
     // Blocks aligned to the store's chunks, so no chunk is written twice.
-    run_options.align_to = options.chunk_shape;
+    plan.run_options.align_to = options.chunk_shape;
   }
-  GROVE_RETURN_IF_ERROR(engine.compute_to_writer(node, *writer, box, run_options));
-  GROVE_RETURN_IF_ERROR(writer->commit());
-  return output;
+  plan.node = std::move(node);
+  plan.box = box;
+  return plan;
+}
+
+Result<std::string> write_export_node(Engine& engine, NodePtr node, const ExportRequest& request,
+                                      Progress* progress, const CancelToken& cancel) {
+  GROVE_ASSIGN_OR_RETURN(ExportPlan plan, plan_export_node(std::move(node), request));
+  return write_export_plan(engine, plan, progress, cancel);
 }
 
 }  // namespace grove

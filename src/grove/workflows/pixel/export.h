@@ -37,7 +37,27 @@ struct ExportRequest {
   std::optional<Box5> subregion;  // in t,z,y,x,c of the input
   std::string compression;        // "" : the format's default
   bool overwrite = false;
+  // Chunk shape of hdf5/zarr/n5 outputs (t,z,y,x,c; zeros: 64³ in 3-d, 256² in 2-d) and the
+  // engine's block shape (zeros: the engine plans it, aligned to the chunks).
+  Shape5 chunk_shape = Shape5::filled(0);
+  Shape5 block_shape = Shape5::filled(0);
 };
+
+// What an export computes and where it goes, decided before anything is computed: export_image
+// runs it in this process, distributed runs (distributed_export.h) deal its blocks to several.
+struct ExportPlan {
+  NodePtr node;            // the result, values converted as asked
+  Box5 box;                // the part of node written (the whole image or the subregion)
+  std::string format;      // normalised ("hdf5", "zarr", ...)
+  std::string output;      // the output path
+  WriteOptions options;    // for create_image
+  RunOptions run_options;  // block shape and chunk alignment (no progress, no cancel)
+};
+Result<ExportPlan> plan_export(Engine& engine, const PixelClassification& workflow,
+                               const ExportRequest& request);
+// Creates the plan's output and streams its blocks into it. Returns the output path.
+Result<std::string> write_export_plan(Engine& engine, const ExportPlan& plan,
+                                      Progress* progress = nullptr, const CancelToken& cancel = {});
 
 // The output path a request writes (placeholders filled, extension added).
 Result<std::string> export_output_path(const ExportRequest& request);
@@ -56,6 +76,8 @@ Result<NodePtr> overlay_export_node(Engine& engine, const NodePtr& raw,
                                     const std::vector<LabelClass>& classes);
 Result<std::string> write_export_node(Engine& engine, NodePtr node, const ExportRequest& request,
                                       Progress* progress = nullptr, const CancelToken& cancel = {});
+// What write_export_node would write for node, without computing it.
+Result<ExportPlan> plan_export_node(NodePtr node, const ExportRequest& request);
 
 // The file extension of an output format (".h5", ".tif", ...), or an error for an unknown one.
 Result<std::string> format_extension(const std::string& format);
