@@ -173,6 +173,11 @@ TEST_F(AutocontextBackendTest, SaveAndReloadKeepsEveryStage) {
     ASSERT_TRUE(backend->set_features(small).ok());
     label_two_classes(*backend, image->id, 0);
     ASSERT_TRUE(train(*backend).ok());
+    ASSERT_TRUE(backend->select_stage(1).ok());
+    ASSERT_TRUE(backend->set_features(small).ok());
+    paint(*backend, image->id, 1, {{30, 20}, {50, 20}});
+    paint(*backend, image->id, 2, {{30, 40}, {50, 40}});
+    ASSERT_TRUE(train(*backend).ok());
     ASSERT_TRUE(backend->select_stage(2).ok());
     paint(*backend, image->id, 2, {{20, 5}, {20, 25}});
     Progress progress;
@@ -195,9 +200,15 @@ TEST_F(AutocontextBackendTest, SaveAndReloadKeepsEveryStage) {
   EXPECT_EQ(label_at(*reopened, image, 0, 20, 50), 2);
   EXPECT_EQ(label_at(*reopened, image, 2, 20, 15), 2);
   EXPECT_EQ(label_at(*reopened, image, 1, 20, 15), 0);
-  Result<Tile> prediction = tile(*reopened, image, Layer::probabilities, 0);
-  ASSERT_TRUE(prediction.ok());
-  EXPECT_TRUE(prediction->data.raw_data());
+  for (int stage : {0, 1}) {
+    Result<Tile> prediction = tile(*reopened, image, Layer::probabilities, stage);
+    ASSERT_TRUE(prediction.ok()) << prediction.error().to_string();
+    EXPECT_TRUE(prediction->data.raw_data()) << "stage " << stage + 1;
+  }
+  ASSERT_TRUE(reopened->select_stage(1).ok());
+  EXPECT_TRUE(reopened->state().trained);
+  ASSERT_TRUE(reopened->select_stage(2).ok());
+  EXPECT_FALSE(reopened->state().trained);
 }
 
 TEST_F(AutocontextBackendTest, APixelProjectHasOneStage) {
