@@ -245,6 +245,13 @@ class Backend {
     return make_error(ErrorCode::kInvalidArgument, "stage {} does not exist: the project has 1",
                       stage + 1);
   }
+  // Makes the project one of `count` stages: 1 is pixel classification, more is autocontext.
+  // Growing keeps everything (a pixel project becomes stage 1); shrinking drops the last
+  // stages with their labels and classifiers.
+  virtual Status set_stage_count(int count) {
+    if (count == 1) return ok_status();
+    return make_error(ErrorCode::kInvalidArgument, "this project cannot have stages");
+  }
 
   // --- tiles (the hot path: called for every visible tile, many at once)
   virtual Result<Tile> tile(const TileRequest& request) = 0;

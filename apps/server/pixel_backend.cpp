@@ -425,6 +425,47 @@ class PixelBackend final : public Backend {
     return ++generation_;
   }
 
+  Status set_stage_count(int count) override {
+    if (count < 1 || static_cast<size_t>(count) > kMaximumAutocontextStages) {
+      return make_error(ErrorCode::kInvalidArgument, "a project has 1 to {} stages, not {}",
+                        kMaximumAutocontextStages, count);
+    }
+    std::lock_guard lock(mutex_);
+    const size_t wanted = static_cast<size_t>(count);
+    if (wanted == stage_count()) return ok_status();
+    if (wanted < stage_count()) {
+      history_.clear();  // edits of the dropped stages cannot be undone any more
+      position_ = 0;
+    }
+    if (wanted == 1) {
+      project_.pixel = std::move(project_.autocontext.stages.front());
+      project_.autocontext = Autocontext();
+      project_.workflow = "pixel-classification";
+    } else {
+      if (!autocontext()) {
+        project_.autocontext.stages.assign(1, std::move(project_.pixel));
+        project_.pixel = PixelClassification();
+        project_.workflow = std::string(kAutocontextWorkflow);
+      }
+      std::vector<PixelClassification>& stages = project_.autocontext.stages;
+      stages.resize(std::min(stages.size(), wanted));
+      while (stages.size() < wanted) {
+        // The same images with empty labels of their own; the features of stage 1 to start with.
+        PixelClassification next;
+        next.features = stages.front().features;
+        for (PixelLane lane : stages.front().lanes) {
+          lane.labels = std::make_shared<LabelStore>(lane.shape);
+          next.lanes.push_back(std::move(lane));
+        }
+        stages.push_back(std::move(next));
+      }
+    }
+    stage_ = std::min(stage_, wanted - 1);
+    prediction_nodes_.resize(wanted, std::vector<NodePtr>(lanes().size()));
+    dirty_ = true;
+    return ok_status();
+  }
+
   Status select_stage(int stage_index) override {
     std::lock_guard lock(mutex_);
     if (stage_index < 0 || static_cast<size_t>(stage_index) >= stage_count()) {

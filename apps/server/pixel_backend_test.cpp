@@ -211,6 +211,56 @@ TEST_F(AutocontextBackendTest, SaveAndReloadKeepsEveryStage) {
   EXPECT_FALSE(reopened->state().trained);
 }
 
+TEST_F(AutocontextBackendTest, APixelProjectGrowsStagesAndShrinksBack) {
+  std::shared_ptr<Backend> backend = open("", 1);
+  ASSERT_TRUE(backend);
+  Result<ImageSummary> image = backend->add_image(std::filesystem::canonical(kImage).string());
+  ASSERT_TRUE(image.ok());
+  FeatureSelection small;
+  small.selected[0][2] = small.selected[2][3] = true;
+  ASSERT_TRUE(backend->set_features(small).ok());
+  label_two_classes(*backend, image->id, 0);
+  ASSERT_TRUE(train(*backend).ok());
+
+  // The pixel project becomes stage 1 of 3, with its labels, classes and classifier.
+  ASSERT_TRUE(backend->set_stage_count(3).ok());
+  ProjectState state = backend->state();
+  EXPECT_EQ(state.stage_count, 3);
+  EXPECT_EQ(state.stage, 0);
+  EXPECT_TRUE(state.trained);
+  EXPECT_EQ(state.classes.size(), 2u);
+  EXPECT_EQ(label_at(*backend, image->id, 0, 20, 10), 1);
+  EXPECT_EQ(label_at(*backend, image->id, 2, 20, 10), 0);
+  ASSERT_TRUE(backend->select_stage(2).ok());
+  paint(*backend, image->id, 1, {{20, 5}, {20, 25}});
+  EXPECT_FALSE(backend->set_stage_count(0).ok());
+  EXPECT_FALSE(backend->set_stage_count(17).ok());
+
+  // Two stages: the third is gone, and the selection moves to the last stage left.
+  ASSERT_TRUE(backend->set_stage_count(2).ok());
+  EXPECT_EQ(backend->state().stage, 1);
+  EXPECT_EQ(label_at(*backend, image->id, 1, 20, 15), 0);
+  EXPECT_FALSE(tile(*backend, image->id, Layer::labels, 2).ok());
+
+  const std::string path = (folder_ / "grown.grove").string();
+  Progress progress;
+  ASSERT_TRUE(backend->save(path, progress).ok());
+  Result<Project> saved = open_project(path);
+  ASSERT_TRUE(saved.ok());
+  EXPECT_EQ(saved->workflow, kAutocontextWorkflow);
+  EXPECT_EQ(saved->autocontext.stage_count(), 2u);
+
+  // Back to pixel classification: stage 1 is the project.
+  ASSERT_TRUE(backend->set_stage_count(1).ok());
+  state = backend->state();
+  EXPECT_EQ(state.stage_count, 1);
+  EXPECT_TRUE(state.trained);
+  EXPECT_EQ(label_at(*backend, image->id, -1, 20, 50), 2);
+  Result<Tile> prediction = tile(*backend, image->id, Layer::probabilities, -1);
+  ASSERT_TRUE(prediction.ok());
+  EXPECT_TRUE(prediction->data.raw_data());
+}
+
 TEST_F(AutocontextBackendTest, APixelProjectHasOneStage) {
   std::shared_ptr<Backend> backend = open("", 1);
   ASSERT_TRUE(backend);

@@ -1146,6 +1146,14 @@ void Server::Impl::register_routes() {
               if (live_update) trainer->schedule();
               send_json(response, json{{"stage", stage}});
             }));
+  http.Post("/api/stages", guarded([this](const auto& request, auto& response) {
+              json body = parse_body(request);
+              const int64_t count = integer_field(body, "count", 1, kMaximumAutocontextStages);
+              Status status = backend->set_stage_count(static_cast<int>(count));
+              if (!status.ok()) return send_error(response, status.error());
+              publish_project_changed();
+              send_json(response, json{{"stages", count}});
+            }));
   http.Post("/api/train", guarded([this](const auto& request, auto& response) {
               parse_body(request);
               trainer->schedule();

@@ -306,8 +306,11 @@ if (serverCommand(root).real) {
   await test("autocontext: paint and train stage 1, switch to stage 2, paint, its overlay, save and reopen", async () => {
     await server.stop();
     const project = path.join(root, "e2e-autocontext.grove");
-    server = await startServer(root, project, ["--autocontext", "2"]);
+    server = await startServer(root, project);
     await page.goto(server.url);
+    // A new project is one of pixel classification; the stage count makes it autocontext.
+    await waitFor(() => page.evaluate(() => window.grove.project?.stages === 1), "a new project");
+    await page.getByTestId("stage-count").selectOption("2");
     await waitFor(() => page.evaluate(() => window.grove.project?.stages === 2), "a project of two stages");
     check(await page.getByTestId("stage-select").isVisible(), "the stage switcher is hidden");
     await addImage(page, "2d.h5");

@@ -159,6 +159,7 @@ export const api = {
   setLiveUpdate: (on: boolean) => request<unknown>("POST", "/api/live-update", { on }),
   train: () => request<unknown>("POST", "/api/train", {}),
   selectStage: (stage: number) => request<{ stage: number }>("POST", "/api/stage", { stage }),
+  setStageCount: (count: number) => request<{ stages: number }>("POST", "/api/stages", { count }),
   setFeatures: (features: { selected: boolean[][]; in_2d: boolean[] }) =>
     request<FeatureSelection>("PUT", "/api/features", features),
   importance: () => request<{ features: FeatureImportance[] }>("GET", "/api/feature-importance"),

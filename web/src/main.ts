@@ -99,6 +99,7 @@ class App implements ViewerHost {
   private liveButton!: HTMLButtonElement;
   private stageSection!: HTMLElement;
   private stageButtons!: HTMLElement;
+  private stageCount!: HTMLSelectElement;
   private undoButton!: HTMLButtonElement;
   private redoButton!: HTMLButtonElement;
   private saveButton!: HTMLButtonElement;
@@ -531,10 +532,17 @@ class App implements ViewerHost {
     this.importancePanel = el("div", { class: "importance", "data-testid": "feature-importance" }, el("p", { class: "hint" }, "Train to see which features matter."));
     const importanceSection = section("Feature importance", this.importancePanel);
     this.stageButtons = el("div", { class: "stage-buttons", role: "tablist", "data-testid": "stage-select" });
+    this.stageCount = el(
+      "select",
+      { "data-testid": "stage-count", title: "More than one stage makes an autocontext project" },
+      ...[1, 2, 3, 4].map((count) => el("option", { value: String(count) }, count === 1 ? "1 (pixel classification)" : `${count} (autocontext)`)),
+    ) as HTMLSelectElement;
+    this.stageCount.onchange = () => this.setStageCount(Number(this.stageCount.value));
     this.stageSection = section(
-      "Autocontext stage",
+      "Stages",
+      el("label", { class: "slider-row" }, el("span", {}, "Stages"), this.stageCount),
       this.stageButtons,
-      el("p", { class: "hint" }, "Each stage has its own labels, features and classifier; stage k sees the image and stage k−1's prediction."),
+      el("p", { class: "hint" }, "Autocontext: each stage has its own labels, features and classifier; stage k sees the image and stage k−1's prediction."),
     );
     this.stageSection.style.display = "none";
     const sidebar = el("aside", { class: "sidebar" }, imagesSection, this.stageSection, labelsSection, trainingSection, displaySection, importanceSection);
@@ -647,8 +655,11 @@ class App implements ViewerHost {
   }
 
   private renderStages(project: ProjectState): void {
+    // A backend without stages (the test double) says nothing about them: no section then.
     const stages = project.stages ?? 1;
-    this.stageSection.style.display = stages > 1 ? "" : "none";
+    this.stageSection.style.display = project.stages === undefined ? "none" : "";
+    if (this.stageCount.options.length < stages) this.stageCount.appendChild(el("option", { value: String(stages) }, `${stages} (autocontext)`));
+    this.stageCount.value = String(stages);
     clear(this.stageButtons);
     for (let stage = 1; stage <= stages && stages > 1; stage++) {
       const selected = stage === (project.stage ?? 1);
@@ -659,6 +670,22 @@ class App implements ViewerHost {
       );
       button.onclick = () => this.selectStage(stage);
       this.stageButtons.appendChild(button);
+    }
+  }
+
+  async setStageCount(count: number): Promise<void> {
+    const now = this.project?.stages ?? 1;
+    if (count < now && !confirm(`Remove stage${now - count > 1 ? "s" : ""} ${count + 1}${now - count > 1 ? `–${now}` : ""} with ${now - count > 1 ? "their" : "its"} labels and classifier?`)) {
+      this.stageCount.value = String(now);
+      return;
+    }
+    try {
+      await api.setStageCount(count);
+      await this.refreshProject();
+      this.setStatus(count > 1 ? `Autocontext with ${count} stages` : "Pixel classification");
+    } catch (error) {
+      this.stageCount.value = String(now);
+      this.error(error);
     }
   }
 
