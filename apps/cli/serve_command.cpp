@@ -102,8 +102,8 @@ Status serve(const ServeArguments& arguments) {
 
 void register_serve(CLI::App& app, Action& action) {
   auto arguments = std::make_shared<ServeArguments>();
-  CLI::App* command =
-      app.add_subcommand("serve", "Serve the browser UI for interactive pixel classification");
+  CLI::App* command = app.add_subcommand(
+      "serve", "Serve the browser UI for interactive pixel classification and autocontext");
   command->add_option("PROJECT", arguments->project,
                       "project file to open (created when saved if it does not exist)");
   command->add_option("--host", arguments->host,

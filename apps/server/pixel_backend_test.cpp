@@ -1,7 +1,8 @@
 // Tests of the real backend of `grove serve` over an autocontext project (pixel_backend.h): the
 // stage switcher's contract — labels, classes, training and prediction tiles per stage, a later
 // stage's prediction running through the earlier stages, save and reload — and that a pixel
-// project stays a project of one stage. Uses ilastik's 2d.h5 from the shared test data.
+// project stays a project of one stage. Uses ilastik's 2d3c.h5 (73 × 187, 3 channels) from the
+// shared test data.
 #include "pixel_backend.h"
 
 #include <gtest/gtest.h>
@@ -15,7 +16,7 @@
 namespace grove::server {
 namespace {
 
-const std::string kImage = GROVE_SOURCE_DIR "/../shared/data/ilastik_testdata/inputdata/2d.h5";
+const std::string kImage = GROVE_SOURCE_DIR "/../shared/data/ilastik_testdata/inputdata/2d3c.h5";
 
 class AutocontextBackendTest : public ::testing::Test {
  protected:
@@ -134,14 +135,29 @@ TEST_F(AutocontextBackendTest, EachStageHasItsLabelsTrainingAndPrediction) {
   ASSERT_TRUE(stage2.ok()) << stage2.error().to_string();
   ASSERT_TRUE(stage2->data.raw_data());
   EXPECT_EQ(stage2->data.shape().c(), 2);
-  // Stage 2's forest reads the raw channel and stage 1's two probabilities.
+  // Stage 2's forest reads the 3 raw channels and stage 1's two probabilities.
   Result<std::vector<FeatureImportance>> importance = backend->feature_importance();
   ASSERT_TRUE(importance.ok());
   int highest_channel = 0;
   for (const auto& item : *importance) highest_channel = std::max(highest_channel, item.channel);
-  EXPECT_EQ(highest_channel, 2);
+  EXPECT_EQ(highest_channel, 4);
   EXPECT_TRUE(tile(*backend, image->id, Layer::segmentation, 1).ok());
   EXPECT_TRUE(tile(*backend, image->id, Layer::uncertainty, 1).ok());
+
+  // Export offers every stage's results (ilastik's "Probabilities Stage 1", ...).
+  for (const char* source : {"probabilities-stage-1", "simple-segmentation-stage-2",
+                             "uncertainty-stage-1", "probabilities-all-stages"}) {
+    ExportRequest request;
+    request.source = source;
+    request.format = "npy";
+    request.output_pattern = (folder_ / "{nickname}_{result_type}").string();
+    Progress progress;
+    Result<std::vector<std::string>> outputs =
+        backend->export_results(request, CancelToken{}, progress);
+    ASSERT_TRUE(outputs.ok()) << source << ": " << outputs.error().to_string();
+    ASSERT_EQ(outputs->size(), 1u);
+    EXPECT_TRUE(std::filesystem::exists(outputs->front())) << outputs->front();
+  }
 
   // Retraining stage 1 on other labels changes what stage 2 predicts (its input changed).
   const std::vector<float> before(static_cast<const float*>(stage2->data.raw_data()),
