@@ -91,7 +91,10 @@ def test_larger_than_ram(tmp_path_factory):
     assert peak_mb <= BUDGET_MB + ALLOWANCE_MB
 
     # Complete, and equal to grove on crops (interior only: crops reflect at their own edges).
-    out = zarr.open(str(work / "out.zarr"), mode="r")["0"]
+    # grove writes OME-Zarr: the dataset (exported_data, as ilastik names it) holds level "0".
+    root = zarr.open(str(work / "out.zarr"), mode="r")
+    node = root["exported_data"] if "exported_data" in root else root
+    out = node["0"] if isinstance(node, zarr.hierarchy.Group) else node
     assert tuple(s for s in out.shape if s != 1) == shape
     rng = np.random.default_rng(5)
     for sample in range(4):
@@ -104,7 +107,7 @@ def test_larger_than_ram(tmp_path_factory):
             "--output", work / "piece_out", "--overwrite")
         expected = np.load(work / "piece_out.npy").reshape(piece.shape)
         inner = tuple(slice(c - l, c - l + 64) for c, l in zip(corner, lo))
-        # OME-Zarr stores t, c, z, y, x.
+        # OME-Zarr stores (t, c,) z, y, x: the leading axes are 1 here.
         window = tuple(slice(c, c + 64) for c in corner)
-        got = np.asarray(out[(0, 0) + window]).reshape(expected[inner].shape)
+        got = np.asarray(out[(0,) * (out.ndim - 3) + window]).reshape(expected[inner].shape)
         assert np.array_equal(got, expected[inner]), f"sample {sample} at {corner} differs"

@@ -118,6 +118,9 @@ Result<size_t> PixelClassification::add_lane(const std::string& path) {
   lane.shape = info.shape;
   lane.dtype = info.dtype;
   lane.axes = info.axes;
+  lane.pixel_size = info.pixel_size;
+  lane.pixel_unit = info.pixel_unit;
+  lane.has_pixel_size = info.has_pixel_size;
   lane.labels = std::make_shared<LabelStore>(info.shape);
   lanes.push_back(std::move(lane));
   return lanes.size() - 1;

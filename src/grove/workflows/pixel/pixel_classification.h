@@ -38,6 +38,11 @@ struct PixelLane {
   Shape5 shape;          // t, z, y, x, c
   DType dtype = DType::u8;
   std::string axes;  // as stored in the file
+  // Physical size of a pixel along t, z, y, x where the file records one (for the user's
+  // information and exports; the features work in pixels, as ilastik's).
+  std::array<double, 4> pixel_size{1.0, 1.0, 1.0, 1.0};
+  std::array<std::string, 4> pixel_unit{"", "", "", ""};
+  bool has_pixel_size = false;
   std::shared_ptr<LabelStore> labels;
 };
 
