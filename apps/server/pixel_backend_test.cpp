@@ -81,6 +81,24 @@ class AutocontextBackendTest : public ::testing::Test {
     return backend.train(CancelToken{}, progress);
   }
 
+  // Adds the image, and to the selected stage a few features and two labelled classes; trains.
+  static ImageId add_image_and_train(Backend& backend) {
+    Result<ImageSummary> image = backend.add_image(std::filesystem::canonical(kImage).string());
+    EXPECT_TRUE(image.ok());
+    if (!image.ok()) return -1;
+    EXPECT_TRUE(backend.set_features(small_features()).ok());
+    label_two_classes(backend, image->id, 0);
+    Result<uint64_t> trained = train(backend);
+    EXPECT_TRUE(trained.ok()) << trained.error().to_string();
+    return image->id;
+  }
+
+  static FeatureSelection small_features() {
+    FeatureSelection small;
+    small.selected[0][2] = small.selected[2][3] = true;
+    return small;
+  }
+
   std::filesystem::path folder_;
 };
 
@@ -182,20 +200,14 @@ TEST_F(AutocontextBackendTest, SaveAndReloadKeepsEveryStage) {
   {
     std::shared_ptr<Backend> backend = open(path, 3);
     ASSERT_TRUE(backend);
-    Result<ImageSummary> image = backend->add_image(std::filesystem::canonical(kImage).string());
-    ASSERT_TRUE(image.ok());
-    FeatureSelection small;
-    small.selected[0][2] = small.selected[2][3] = true;
-    ASSERT_TRUE(backend->set_features(small).ok());
-    label_two_classes(*backend, image->id, 0);
-    ASSERT_TRUE(train(*backend).ok());
+    const ImageId image = add_image_and_train(*backend);
     ASSERT_TRUE(backend->select_stage(1).ok());
-    ASSERT_TRUE(backend->set_features(small).ok());
-    paint(*backend, image->id, 1, {{30, 20}, {50, 20}});
-    paint(*backend, image->id, 2, {{30, 40}, {50, 40}});
+    ASSERT_TRUE(backend->set_features(small_features()).ok());
+    paint(*backend, image, 1, {{30, 20}, {50, 20}});
+    paint(*backend, image, 2, {{30, 40}, {50, 40}});
     ASSERT_TRUE(train(*backend).ok());
     ASSERT_TRUE(backend->select_stage(2).ok());
-    paint(*backend, image->id, 2, {{20, 5}, {20, 25}});
+    paint(*backend, image, 2, {{20, 5}, {20, 25}});
     Progress progress;
     Status saved = backend->save("", progress);
     ASSERT_TRUE(saved.ok()) << saved.error().to_string();
@@ -230,13 +242,7 @@ TEST_F(AutocontextBackendTest, SaveAndReloadKeepsEveryStage) {
 TEST_F(AutocontextBackendTest, APixelProjectGrowsStagesAndShrinksBack) {
   std::shared_ptr<Backend> backend = open("", 1);
   ASSERT_TRUE(backend);
-  Result<ImageSummary> image = backend->add_image(std::filesystem::canonical(kImage).string());
-  ASSERT_TRUE(image.ok());
-  FeatureSelection small;
-  small.selected[0][2] = small.selected[2][3] = true;
-  ASSERT_TRUE(backend->set_features(small).ok());
-  label_two_classes(*backend, image->id, 0);
-  ASSERT_TRUE(train(*backend).ok());
+  const ImageId image = add_image_and_train(*backend);
 
   // The pixel project becomes stage 1 of 3, with its labels, classes and classifier.
   ASSERT_TRUE(backend->set_stage_count(3).ok());
@@ -245,18 +251,18 @@ TEST_F(AutocontextBackendTest, APixelProjectGrowsStagesAndShrinksBack) {
   EXPECT_EQ(state.stage, 0);
   EXPECT_TRUE(state.trained);
   EXPECT_EQ(state.classes.size(), 2u);
-  EXPECT_EQ(label_at(*backend, image->id, 0, 20, 10), 1);
-  EXPECT_EQ(label_at(*backend, image->id, 2, 20, 10), 0);
+  EXPECT_EQ(label_at(*backend, image, 0, 20, 10), 1);
+  EXPECT_EQ(label_at(*backend, image, 2, 20, 10), 0);
   ASSERT_TRUE(backend->select_stage(2).ok());
-  paint(*backend, image->id, 1, {{20, 5}, {20, 25}});
+  paint(*backend, image, 1, {{20, 5}, {20, 25}});
   EXPECT_FALSE(backend->set_stage_count(0).ok());
   EXPECT_FALSE(backend->set_stage_count(17).ok());
 
   // Two stages: the third is gone, and the selection moves to the last stage left.
   ASSERT_TRUE(backend->set_stage_count(2).ok());
   EXPECT_EQ(backend->state().stage, 1);
-  EXPECT_EQ(label_at(*backend, image->id, 1, 20, 15), 0);
-  EXPECT_FALSE(tile(*backend, image->id, Layer::labels, 2).ok());
+  EXPECT_EQ(label_at(*backend, image, 1, 20, 15), 0);
+  EXPECT_FALSE(tile(*backend, image, Layer::labels, 2).ok());
 
   const std::string path = (folder_ / "grown.grove").string();
   Progress progress;
@@ -271,8 +277,8 @@ TEST_F(AutocontextBackendTest, APixelProjectGrowsStagesAndShrinksBack) {
   state = backend->state();
   EXPECT_EQ(state.stage_count, 1);
   EXPECT_TRUE(state.trained);
-  EXPECT_EQ(label_at(*backend, image->id, -1, 20, 50), 2);
-  Result<Tile> prediction = tile(*backend, image->id, Layer::probabilities, -1);
+  EXPECT_EQ(label_at(*backend, image, -1, 20, 50), 2);
+  Result<Tile> prediction = tile(*backend, image, Layer::probabilities, -1);
   ASSERT_TRUE(prediction.ok());
   EXPECT_TRUE(prediction->data.raw_data());
 }
