@@ -1,6 +1,8 @@
-// `grove serve [PROJECT] [--host 127.0.0.1] [--port 8080] [--root DIR] [--no-browser]`: the
-// browser UI (issue 8). Prints the address with its access token, opens it in the desktop's
-// browser when there is a desktop, and serves until Ctrl+C.
+// `grove serve [PROJECT] [--host 127.0.0.1] [--port 8080] [--root DIR] [--no-browser]
+// [--autocontext N]`: the browser UI (issue 8), for pixel classification or, with an autocontext
+// project (or --autocontext N for a new one), autocontext with a stage switcher (issue 10). Prints
+// the address with its access token, opens it in the desktop's browser when there is a desktop, and
+// serves until Ctrl+C.
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,6 +27,7 @@ struct ServeArguments {
   bool no_browser = false;
   int threads = 0;
   int64_t ram_mb = 0;
+  int stages = 1;
 };
 
 server::Server* running_server = nullptr;
@@ -59,6 +62,7 @@ Status serve(const ServeArguments& arguments) {
   backend_options.project_path = arguments.project;
   backend_options.threads = arguments.threads;
   backend_options.memory_bytes = arguments.ram_mb * 1024 * 1024;
+  backend_options.stages = arguments.stages;
   GROVE_ASSIGN_OR_RETURN(std::shared_ptr<server::Backend> backend,
                          server::open_pixel_backend(backend_options));
   server::ServerOptions options;
@@ -98,8 +102,8 @@ Status serve(const ServeArguments& arguments) {
 
 void register_serve(CLI::App& app, Action& action) {
   auto arguments = std::make_shared<ServeArguments>();
-  CLI::App* command =
-      app.add_subcommand("serve", "Serve the browser UI for interactive pixel classification");
+  CLI::App* command = app.add_subcommand(
+      "serve", "Serve the browser UI for interactive pixel classification and autocontext");
   command->add_option("PROJECT", arguments->project,
                       "project file to open (created when saved if it does not exist)");
   command->add_option("--host", arguments->host,
@@ -111,6 +115,11 @@ void register_serve(CLI::App& app, Action& action) {
   command->add_flag("--no-browser", arguments->no_browser, "do not open a browser");
   command->add_option("--threads", arguments->threads, "worker threads (default: all)");
   command->add_option("--ram-mb", arguments->ram_mb, "memory budget in MB (default: half the RAM)");
+  command
+      ->add_option("--autocontext", arguments->stages,
+                   "a new project is an autocontext project of this many stages (2 or more; an "
+                   "existing project keeps its workflow)")
+      ->check(CLI::Range(2, 16));
   command->callback([arguments, &action] { action = [arguments] { return serve(*arguments); }; });
 }
 

@@ -123,6 +123,10 @@ struct ProjectState {
   uint64_t generation = 0;  // the classifier generation; bumped by every successful train()
   bool can_undo = false;
   bool can_redo = false;
+  // Autocontext projects have several stages (pixel classification: 1). Labels, classes,
+  // features, training and the prediction tiles are those of the selected stage (0-based).
+  int stage_count = 1;
+  int stage = 0;
 };
 
 // A brush stroke in one plane: every pixel whose centre lies within `radius` of the polyline
@@ -157,6 +161,7 @@ struct TileRequest {
   int width = 256, height = 256;
   int channel = -1;    // raw only: one input channel, or -1 for all channels (interleaved)
   int priority = 0;    // higher first: the page ranks visible tiles above prefetching
+  int stage = -1;      // which stage's labels and prediction (0-based); -1: the selected stage
   CancelToken cancel;  // cancelled when the page no longer needs the tile (return kCancelled)
 };
 
@@ -181,9 +186,11 @@ struct ValueRange {
 
 // An export as `grove run` writes it.
 struct ExportRequest {
-  std::vector<ImageId> images;           // empty: all images
-  std::string source = "probabilities";  // probabilities | simple-segmentation | uncertainty
-  std::string format = "hdf5";           // hdf5 | tiff | png | npy | zarr | n5
+  std::vector<ImageId> images;  // empty: all images
+  // probabilities | simple-segmentation | uncertainty; for a project of several stages also
+  // "<source>-stage-N" (N from 1) and "probabilities-all-stages" (plain names: the last stage)
+  std::string source = "probabilities";
+  std::string format = "hdf5";  // hdf5 | tiff | png | npy | zarr | n5
   // ilastik's placeholders {dataset_dir}, {nickname}, {result_type}; "" = the default of
   // `grove run` ("{dataset_dir}/{nickname}_{result_type}" plus the format's extension).
   std::string output_pattern;
@@ -230,6 +237,21 @@ class Backend {
   virtual Result<uint64_t> train(const CancelToken& cancel, Progress& progress) = 0;
   // Of the classifier in use; empty before training.
   virtual Result<std::vector<FeatureImportance>> feature_importance() = 0;
+
+  // --- autocontext stages: selects the stage that the label, class, feature and training calls
+  // act on. A project of one stage has only stage 0.
+  virtual Status select_stage(int stage) {
+    if (stage == 0) return ok_status();
+    return make_error(ErrorCode::kInvalidArgument, "stage {} does not exist: the project has 1",
+                      stage + 1);
+  }
+  // Makes the project one of `count` stages: 1 is pixel classification, more is autocontext.
+  // Growing keeps everything (a pixel project becomes stage 1); shrinking drops the last
+  // stages with their labels and classifiers.
+  virtual Status set_stage_count(int count) {
+    if (count == 1) return ok_status();
+    return make_error(ErrorCode::kInvalidArgument, "this project cannot have stages");
+  }
 
   // --- tiles (the hot path: called for every visible tile, many at once)
   virtual Result<Tile> tile(const TileRequest& request) = 0;

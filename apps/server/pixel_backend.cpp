@@ -1,8 +1,11 @@
-// The Backend over the pixel-classification workflow (see pixel_backend.h): a grove Project
-// (src/grove/project/) holding the PixelClassification, the engine computing tiles with the
-// page's priorities and cancellation, and one undo history over the lanes' label stores.
+// The Backend over the pixel-classification and autocontext workflows (see pixel_backend.h): a
+// grove Project (src/grove/project/) holding the PixelClassification, or the Autocontext's
+// stages (each a PixelClassification with its own labels, classes, features and forest), the
+// engine computing tiles with the page's priorities and cancellation, and one undo history over
+// the label stores of every stage. The calls act on the selected stage; a pixel project is the
+// one-stage case, so both workflows share every line below but the stage bookkeeping.
 //
-// Threads: state changes and reads take mutex_; training runs on a copy of the workflow made
+// Threads: state changes and reads take mutex_; training runs on a copy of the stage made
 // under the lock and installs its forest under the lock, so tiles never see a half-trained one.
 #include "pixel_backend.h"
 
@@ -17,6 +20,7 @@
 #include "grove/filters/feature_selection.h"
 #include "grove/io/image.h"
 #include "grove/project/project.h"
+#include "grove/workflows/autocontext/autocontext_export.h"
 #include "grove/workflows/pixel/brush.h"
 #include "grove/workflows/pixel/export.h"
 #include "grove/workflows/pixel/label_store.h"
@@ -126,11 +130,25 @@ filters::FeatureSelection workflow_from_grid(const FeatureSelection& grid) {
   return selection;
 }
 
-// One undoable edit: which lane, and what the label store returned to undo it.
+// One undoable edit: which stage and lane, and what the label store returned to undo it.
 struct HistoryEntry {
   ImageId image;
   LabelEdit edit;
+  size_t stage = 0;
 };
+
+// Pixels with labels per class (index = label value) over every lane of a classifier.
+int classes_with_labels(const PixelClassification& classifier) {
+  std::vector<int64_t> counts;
+  for (const auto& lane : classifier.lanes) {
+    const std::vector<int64_t> lane_counts = lane.labels->counts();
+    if (lane_counts.size() > counts.size()) counts.resize(lane_counts.size(), 0);
+    for (size_t k = 1; k < lane_counts.size(); ++k) counts[k] += lane_counts[k];
+  }
+  int classes = 0;
+  for (size_t k = 1; k < counts.size(); ++k) classes += counts[k] > 0;
+  return classes;
+}
 
 class PixelBackend final : public Backend {
  public:
@@ -138,13 +156,13 @@ class PixelBackend final : public Backend {
       : engine_(EngineOptions{options.threads, options.memory_bytes, 0.5}),
         project_(std::move(project)) {
     if (project_.path.empty()) project_.path = options.project_path;
-    for (const auto& lane : project_.pixel.lanes) {
+    for (const auto& lane : lanes()) {
       lane_ids_.push_back(next_id_++);
       Result<NodePtr> raw = open_input_node(lane.path);  // a missing file: tiles say so
       raw_nodes_.push_back(raw.ok() ? *raw : nullptr);
     }
-    prediction_nodes_.resize(project_.pixel.lanes.size());
-    if (project_.pixel.forest) generation_ = 1;
+    prediction_nodes_.assign(stage_count(), std::vector<NodePtr>(lanes().size()));
+    if (selected().forest) generation_ = 1;
   }
 
   ProjectState state() override {
@@ -154,16 +172,18 @@ class PixelBackend final : public Backend {
     state.name =
         project_.path.empty() ? "untitled" : std::filesystem::path(project_.path).stem().string();
     state.dirty = dirty_;
-    for (const auto& label_class : project_.pixel.classes) {
+    for (const auto& label_class : selected().classes) {
       state.classes.push_back({label_class.name, hex_color(label_class.color)});
     }
-    for (size_t i = 0; i < project_.pixel.lanes.size(); ++i) state.images.push_back(summary(i));
-    state.features = grid_from_workflow(project_.pixel.features);
+    for (size_t i = 0; i < lanes().size(); ++i) state.images.push_back(summary(i));
+    state.features = grid_from_workflow(selected().features);
     state.live_update = live_update_;
-    state.trained = project_.pixel.forest != nullptr;
+    state.trained = selected().forest != nullptr;
     state.generation = generation_;
     state.can_undo = position_ > 0;
     state.can_redo = position_ < history_.size();
+    state.stage_count = static_cast<int>(stage_count());
+    state.stage = static_cast<int>(stage_);
     return state;
   }
 
@@ -183,10 +203,11 @@ class PixelBackend final : public Backend {
   Result<ImageSummary> add_image(const std::string& path) override {
     GROVE_ASSIGN_OR_RETURN(NodePtr raw, open_input_node(path));
     std::lock_guard lock(mutex_);
-    GROVE_ASSIGN_OR_RETURN(size_t index, project_.pixel.add_lane(path));
+    GROVE_ASSIGN_OR_RETURN(size_t index, autocontext() ? project_.autocontext.add_lane(path)
+                                                       : project_.pixel.add_lane(path));
     lane_ids_.push_back(next_id_++);
     raw_nodes_.push_back(raw);
-    prediction_nodes_.resize(project_.pixel.lanes.size());
+    for (auto& nodes : prediction_nodes_) nodes.resize(lanes().size());
     dirty_ = true;
     return summary(index);
   }
@@ -194,10 +215,12 @@ class PixelBackend final : public Backend {
   Status remove_image(ImageId id) override {
     std::lock_guard lock(mutex_);
     GROVE_ASSIGN_OR_RETURN(size_t index, lane_index(id));
-    project_.pixel.lanes.erase(project_.pixel.lanes.begin() + index);
+    for (size_t k = 0; k < stage_count(); ++k) {
+      stage(k).lanes.erase(stage(k).lanes.begin() + index);
+      prediction_nodes_[k].erase(prediction_nodes_[k].begin() + index);
+    }
     lane_ids_.erase(lane_ids_.begin() + index);
     raw_nodes_.erase(raw_nodes_.begin() + index);
-    prediction_nodes_.erase(prediction_nodes_.begin() + index);
     std::erase_if(history_, [&](const HistoryEntry& entry) { return entry.image == id; });
     position_ = std::min(position_, history_.size());
     dirty_ = true;
@@ -211,7 +234,7 @@ class PixelBackend final : public Backend {
       std::lock_guard lock(mutex_);
       GROVE_ASSIGN_OR_RETURN(size_t index, lane_index(id));
       raw = raw_nodes_[index];
-      shape = project_.pixel.lanes[index].shape;
+      shape = lanes()[index].shape;
     }
     if (!raw) return make_error(ErrorCode::kNotFound, "image {} cannot be read", id);
     // A sample: the middle time point and slice, at most ~4 M pixels of it.
@@ -235,16 +258,16 @@ class PixelBackend final : public Backend {
 
   Status add_class(const server::LabelClass& label_class) override {
     std::lock_guard lock(mutex_);
-    if (project_.pixel.classes.size() >= 254)
+    if (selected().classes.size() >= 254)
       return make_error(ErrorCode::kInvalidArgument, "at most 254 classes");
-    project_.pixel.classes.push_back({label_class.name, parse_color(label_class.color)});
+    selected().classes.push_back({label_class.name, parse_color(label_class.color)});
     dirty_ = true;
     return ok_status();
   }
 
   Status update_class(int label, const server::LabelClass& label_class) override {
     std::lock_guard lock(mutex_);
-    auto& classes = project_.pixel.classes;
+    auto& classes = selected().classes;
     if (label < 1 || label > int(classes.size()))
       return make_error(ErrorCode::kNotFound, "class {} does not exist", label);
     classes[label - 1] = {label_class.name, parse_color(label_class.color)};
@@ -254,10 +277,10 @@ class PixelBackend final : public Backend {
 
   Status remove_class(int label) override {
     std::lock_guard lock(mutex_);
-    auto& classes = project_.pixel.classes;
+    auto& classes = selected().classes;
     if (label < 1 || label > int(classes.size()))
       return make_error(ErrorCode::kNotFound, "class {} does not exist", label);
-    for (auto& lane : project_.pixel.lanes) {
+    for (auto& lane : selected().lanes) {
       lane.labels->clear_class(static_cast<uint8_t>(label));
       for (int later = label + 1; later <= int(classes.size()); ++later) {
         lane.labels->relabel(static_cast<uint8_t>(later), static_cast<uint8_t>(later - 1));
@@ -273,14 +296,16 @@ class PixelBackend final : public Backend {
   Result<LabelChange> apply_stroke(const server::BrushStroke& stroke) override {
     std::shared_ptr<LabelStore> labels;
     Shape5 shape;
+    size_t stage_painted = 0;
     {
       std::lock_guard lock(mutex_);
       GROVE_ASSIGN_OR_RETURN(size_t index, lane_index(stroke.where.image));
-      if (stroke.label < 0 || stroke.label > int(project_.pixel.classes.size())) {
+      if (stroke.label < 0 || stroke.label > int(selected().classes.size())) {
         return make_error(ErrorCode::kInvalidArgument, "class {} does not exist", stroke.label);
       }
-      labels = project_.pixel.lanes[index].labels;
-      shape = project_.pixel.lanes[index].shape;
+      labels = selected().lanes[index].labels;
+      shape = selected().lanes[index].shape;
+      stage_painted = stage_;
     }
     Result<StrokeMask> mask = rasterize_stroke(workflow_stroke(stroke), shape);
     if (!mask.ok()) {
@@ -292,7 +317,7 @@ class PixelBackend final : public Backend {
         LabelEdit edit, labels->paint(mask->box, mask->mask, static_cast<uint8_t>(stroke.label)));
     std::lock_guard lock(mutex_);
     history_.resize(position_);
-    history_.push_back({stroke.where.image, std::move(edit)});
+    history_.push_back({stroke.where.image, std::move(edit), stage_painted});
     position_ = history_.size();
     dirty_ = true;
     return LabelChange{stroke.where.image, mask->box};
@@ -304,9 +329,9 @@ class PixelBackend final : public Backend {
   Result<std::vector<LabelChange>> clear_labels(std::optional<ImageId> id, int label) override {
     std::lock_guard lock(mutex_);
     std::vector<LabelChange> changes;
-    for (size_t i = 0; i < project_.pixel.lanes.size(); ++i) {
+    for (size_t i = 0; i < lanes().size(); ++i) {
       if (id && lane_ids_[i] != *id) continue;
-      auto& lane = project_.pixel.lanes[i];
+      auto& lane = selected().lanes[i];
       const Box5 whole = Box5::of(lane.shape).with_channels(0, 1);
       GROVE_ASSIGN_OR_RETURN(AnyArray before, lane.labels->read(whole));
       if (label > 0)
@@ -316,7 +341,7 @@ class PixelBackend final : public Backend {
       // NOTE: keeps the whole image's labels for undo; a sparse edit would be leaner for huge
       // volumes.
       history_.resize(position_);
-      history_.push_back({lane_ids_[i], LabelEdit{whole, std::move(before)}});
+      history_.push_back({lane_ids_[i], LabelEdit{whole, std::move(before)}, stage_});
       position_ = history_.size();
       changes.push_back({lane_ids_[i], whole});
     }
@@ -326,7 +351,7 @@ class PixelBackend final : public Backend {
 
   FeatureSelection features() override {
     std::lock_guard lock(mutex_);
-    return grid_from_workflow(project_.pixel.features);
+    return grid_from_workflow(selected().features);
   }
 
   Status set_features(const FeatureSelection& selection) override {
@@ -335,10 +360,10 @@ class PixelBackend final : public Backend {
     filters::FeatureSelection converted = workflow_from_grid(selection);
     GROVE_RETURN_IF_ERROR(converted.validate());
     std::lock_guard lock(mutex_);
-    project_.pixel.features = std::move(converted);
+    selected().features = std::move(converted);
     // The forest was trained on the old features: it cannot read the new ones.
-    project_.pixel.forest = nullptr;
-    for (auto& node : prediction_nodes_) node = nullptr;
+    selected().forest = nullptr;
+    forget_predictions_from(stage_);
     dirty_ = true;
     return ok_status();
   }
@@ -351,21 +376,32 @@ class PixelBackend final : public Backend {
 
   Result<uint64_t> train(const CancelToken& cancel, Progress& progress) override {
     PixelClassification copy;
-    std::vector<NodePtr> raw_nodes;
+    std::vector<NodePtr> inputs;
+    size_t trained_stage = 0;
+    int64_t input_channels = 0;  // of a later stage: the raw channels and the probabilities
     {
       std::lock_guard lock(mutex_);
-      copy = project_.pixel;  // lanes share their label stores; the forest is replaced below
-      raw_nodes = raw_nodes_;
+      trained_stage = stage_;
+      copy = selected();  // lanes share their label stores; the forest is replaced below
+      inputs = raw_nodes_;
+      if (trained_stage > 0) {
+        // A later stage learns from the raw channels and the stage before's probabilities.
+        for (size_t k = 0; k < trained_stage; ++k) {
+          if (!stage(k).forest) {
+            return make_error(ErrorCode::kInvalidArgument,
+                              "train stage {} first: stage {} learns from its probabilities", k + 1,
+                              trained_stage + 1);
+          }
+        }
+        for (size_t i = 0; i < inputs.size(); ++i) {
+          if (!inputs[i] || copy.lanes[i].labels->empty()) continue;
+          GROVE_ASSIGN_OR_RETURN(inputs[i],
+                                 project_.autocontext.stage_input_node(inputs[i], trained_stage));
+          input_channels = inputs[i]->info().shape.c();
+        }
+      }
     }
-    int classes_with_labels = 0;
-    std::vector<int64_t> counts;
-    for (const auto& lane : copy.lanes) {
-      const std::vector<int64_t> lane_counts = lane.labels->counts();
-      if (lane_counts.size() > counts.size()) counts.resize(lane_counts.size(), 0);
-      for (size_t k = 1; k < lane_counts.size(); ++k) counts[k] += lane_counts[k];
-    }
-    for (size_t k = 1; k < counts.size(); ++k) classes_with_labels += counts[k] > 0;
-    if (classes_with_labels < 2) {
+    if (classes_with_labels(copy) < 2) {
       return make_error(ErrorCode::kInvalidArgument,
                         "paint labels of at least two classes to train");
     }
@@ -373,36 +409,98 @@ class PixelBackend final : public Backend {
     options.context.cancel = cancel;
     options.context.priority = 1000;  // training before prefetching, the viewport's tiles wait
     options.progress = &progress;
-    GROVE_ASSIGN_OR_RETURN(TrainingReport report, copy.train(engine_, raw_nodes, options));
+    GROVE_ASSIGN_OR_RETURN(TrainingReport report, copy.train(engine_, inputs, options));
     (void)report;
+    if (input_channels > 0) copy.trained_channels = input_channels;
     std::lock_guard lock(mutex_);
-    project_.pixel.forest = copy.forest;
-    project_.pixel.forest_id = copy.forest_id;
-    project_.pixel.trained_channels = copy.trained_channels;
-    project_.pixel.trained_volume_3d = copy.trained_volume_3d;
-    for (auto& node : prediction_nodes_) node = nullptr;
+    if (trained_stage >= stage_count()) return make_error(ErrorCode::kCancelled, "stage removed");
+    PixelClassification& target = stage(trained_stage);
+    target.forest = copy.forest;
+    target.forest_id = copy.forest_id;
+    target.trained_channels = copy.trained_channels;
+    target.trained_volume_3d = copy.trained_volume_3d;
+    // The later stages read this one's probabilities: their predictions change too.
+    forget_predictions_from(trained_stage);
     dirty_ = true;
     return ++generation_;
+  }
+
+  Status set_stage_count(int count) override {
+    if (count < 1 || static_cast<size_t>(count) > kMaximumAutocontextStages) {
+      return make_error(ErrorCode::kInvalidArgument, "a project has 1 to {} stages, not {}",
+                        kMaximumAutocontextStages, count);
+    }
+    std::lock_guard lock(mutex_);
+    const size_t wanted = static_cast<size_t>(count);
+    if (wanted == stage_count()) return ok_status();
+    if (wanted < stage_count()) {
+      history_.clear();  // edits of the dropped stages cannot be undone any more
+      position_ = 0;
+    }
+    if (wanted == 1) {
+      project_.pixel = std::move(project_.autocontext.stages.front());
+      project_.autocontext = Autocontext();
+      project_.workflow = "pixel-classification";
+    } else {
+      if (!autocontext()) {
+        project_.autocontext.stages.assign(1, std::move(project_.pixel));
+        project_.pixel = PixelClassification();
+        project_.workflow = std::string(kAutocontextWorkflow);
+      }
+      std::vector<PixelClassification>& stages = project_.autocontext.stages;
+      stages.resize(std::min(stages.size(), wanted));
+      while (stages.size() < wanted) {
+        // The same images with empty labels of their own; the features of stage 1 to start with.
+        PixelClassification next;
+        next.features = stages.front().features;
+        for (PixelLane lane : stages.front().lanes) {
+          lane.labels = std::make_shared<LabelStore>(lane.shape);
+          next.lanes.push_back(std::move(lane));
+        }
+        stages.push_back(std::move(next));
+      }
+    }
+    stage_ = std::min(stage_, wanted - 1);
+    prediction_nodes_.resize(wanted, std::vector<NodePtr>(lanes().size()));
+    dirty_ = true;
+    return ok_status();
+  }
+
+  Status select_stage(int stage_index) override {
+    std::lock_guard lock(mutex_);
+    if (stage_index < 0 || static_cast<size_t>(stage_index) >= stage_count()) {
+      return make_error(ErrorCode::kInvalidArgument, "stage {} does not exist: the project has {}",
+                        stage_index + 1, stage_count());
+    }
+    stage_ = static_cast<size_t>(stage_index);
+    // A later stage starts with the classes of the nearest stage before it that has some (names
+    // and colours only), so that the user need not define them again.
+    for (size_t earlier = stage_; earlier-- > 0 && selected().classes.empty();) {
+      if (stage(earlier).classes.empty()) continue;
+      selected().classes = stage(earlier).classes;
+      dirty_ = true;
+    }
+    return ok_status();
   }
 
   Result<std::vector<FeatureImportance>> feature_importance() override {
     std::lock_guard lock(mutex_);
     std::vector<FeatureImportance> list;
-    const auto& forest = project_.pixel.forest;
+    const PixelClassification& classifier = selected();
+    const auto& forest = classifier.forest;
     if (!forest) return list;
     const std::vector<double>& gini = forest->training().gini_importance;
-    const bool volume = project_.pixel.trained_volume_3d;
-    for (const auto& item : filters::feature_layout(project_.pixel.features,
-                                                    project_.pixel.trained_channels, volume)) {
-      for (int64_t channel = 0; channel < project_.pixel.trained_channels; ++channel) {
+    const bool volume = classifier.trained_volume_3d;
+    for (const auto& item :
+         filters::feature_layout(classifier.features, classifier.trained_channels, volume)) {
+      for (int64_t channel = 0; channel < classifier.trained_channels; ++channel) {
         for (int component = 0; component < item.components; ++component) {
           const size_t index =
               static_cast<size_t>(item.first_channel + channel * item.components + component);
           if (index >= gini.size()) continue;
           list.push_back({std::string(filters::family_id(item.family)),
-                          project_.pixel.features.scales[item.scale_index],
-                          static_cast<int>(channel), component, volume && item.spatial_rank == 2,
-                          gini[index]});
+                          classifier.features.scales[item.scale_index], static_cast<int>(channel),
+                          component, volume && item.spatial_rank == 2, gini[index]});
         }
       }
     }
@@ -420,17 +518,28 @@ class PixelBackend final : public Backend {
     {
       std::lock_guard lock(mutex_);
       GROVE_ASSIGN_OR_RETURN(size_t index, lane_index(request.where.image));
-      shape = project_.pixel.lanes[index].shape;
-      labels = project_.pixel.lanes[index].labels;
+      const size_t shown = request.stage < 0 ? stage_ : static_cast<size_t>(request.stage);
+      if (shown >= stage_count()) {
+        return make_error(ErrorCode::kInvalidArgument,
+                          "stage {} does not exist: the project has {}", shown + 1, stage_count());
+      }
+      shape = lanes()[index].shape;
+      labels = stage(shown).lanes[index].labels;
       tile.generation = generation_;
       node = raw_nodes_[index];
       if (prediction) {
-        if (!project_.pixel.forest || !node) return tile;  // nothing to show before training
-        if (!prediction_nodes_[index]) {
-          GROVE_ASSIGN_OR_RETURN(prediction_nodes_[index],
-                                 project_.pixel.probability_node(node, /*cacheable=*/true));
+        // Nothing to show before this stage and every stage before it are trained.
+        for (size_t k = 0; k <= shown; ++k) {
+          if (!stage(k).forest || !node) return tile;
         }
-        node = prediction_nodes_[index];
+        NodePtr& cached = prediction_nodes_[shown][index];
+        if (!cached) {
+          GROVE_ASSIGN_OR_RETURN(
+              cached, autocontext()
+                          ? project_.autocontext.probability_node(node, shown, /*cacheable=*/true)
+                          : project_.pixel.probability_node(node, /*cacheable=*/true));
+        }
+        node = cached;
       }
     }
     if (!node && request.layer != Layer::labels)
@@ -469,21 +578,36 @@ class PixelBackend final : public Backend {
   Result<std::vector<std::string>> export_results(const server::ExportRequest& request,
                                                   const CancelToken& cancel,
                                                   Progress& progress) override {
-    PixelClassification copy;
+    Project copy;
     std::vector<std::string> inputs;
     {
       std::lock_guard lock(mutex_);
-      if (!project_.pixel.forest)
-        return make_error(ErrorCode::kInvalidArgument, "train before exporting");
-      copy = project_.pixel;
-      for (size_t i = 0; i < copy.lanes.size(); ++i) {
+      copy = project_;
+      for (size_t i = 0; i < lanes().size(); ++i) {
         if (request.images.empty() ||
             std::count(request.images.begin(), request.images.end(), lane_ids_[i])) {
-          inputs.push_back(copy.lanes[i].path);
+          inputs.push_back(lanes()[i].path);
         }
       }
     }
-    GROVE_ASSIGN_OR_RETURN(ExportSource source, parse_export_source(request.source));
+    ExportSource source = ExportSource::kProbabilities;
+    if (copy.workflow == kAutocontextWorkflow) {
+      GROVE_ASSIGN_OR_RETURN(
+          AutocontextSource parsed,
+          parse_autocontext_source(request.source, copy.autocontext.stages.size()));
+      // The stages up to the one exported need forests (all of them for "all stages").
+      const size_t last = parsed.all_stages
+                              ? copy.autocontext.stages.size() - 1
+                              : parsed.stage.value_or(copy.autocontext.stages.size() - 1);
+      for (size_t k = 0; k <= last; ++k) {
+        if (!copy.autocontext.stages[k].forest)
+          return make_error(ErrorCode::kInvalidArgument, "train stage {} before exporting", k + 1);
+      }
+    } else {
+      if (!copy.pixel.forest)
+        return make_error(ErrorCode::kInvalidArgument, "train before exporting");
+      GROVE_ASSIGN_OR_RETURN(source, parse_export_source(request.source));
+    }
     std::vector<std::string> outputs;
     for (const auto& input : inputs) {
       grove::ExportRequest job;
@@ -492,8 +616,14 @@ class PixelBackend final : public Backend {
       job.format = request.format;
       if (!request.output_pattern.empty()) job.output_pattern = request.output_pattern;
       job.overwrite = request.overwrite;
-      GROVE_ASSIGN_OR_RETURN(std::string output,
-                             export_image(engine_, copy, job, &progress, cancel));
+      std::string output;
+      if (copy.workflow == kAutocontextWorkflow) {
+        job.source_name = request.source;
+        GROVE_ASSIGN_OR_RETURN(
+            output, export_autocontext_image(engine_, copy.autocontext, job, &progress, cancel));
+      } else {
+        GROVE_ASSIGN_OR_RETURN(output, export_image(engine_, copy.pixel, job, &progress, cancel));
+      }
       outputs.push_back(output);
     }
     return outputs;
@@ -531,7 +661,7 @@ class PixelBackend final : public Backend {
   }
 
   ImageSummary summary(size_t index) const {
-    const PixelLane& lane = project_.pixel.lanes[index];
+    const PixelLane& lane = lanes()[index];
     ImageSummary summary;
     summary.id = lane_ids_[index];
     summary.path = lane.path;
@@ -541,7 +671,8 @@ class PixelBackend final : public Backend {
     summary.shape = lane.shape;
     summary.dtype = lane.dtype;
     summary.axes = lane.axes;
-    for (int64_t count : lane.labels->counts()) summary.labelled_pixels += count;
+    // The selected stage's labels (the lanes of every stage share the image).
+    for (int64_t count : selected().lanes[index].labels->counts()) summary.labelled_pixels += count;
     return summary;
   }
 
@@ -558,7 +689,9 @@ class PixelBackend final : public Backend {
     HistoryEntry& entry = history_[back ? position_ - 1 : position_];
     GROVE_ASSIGN_OR_RETURN(size_t index, lane_index(entry.image));
     // Applying an edit returns its inverse: keep that for the opposite direction.
-    GROVE_ASSIGN_OR_RETURN(LabelEdit inverse, project_.pixel.lanes[index].labels->undo(entry.edit));
+    if (entry.stage >= stage_count()) return LabelChange{};
+    GROVE_ASSIGN_OR_RETURN(LabelEdit inverse,
+                           stage(entry.stage).lanes[index].labels->undo(entry.edit));
     const Box5 box = entry.edit.box;
     entry.edit = std::move(inverse);
     if (back) {
@@ -570,12 +703,34 @@ class PixelBackend final : public Backend {
     return LabelChange{entry.image, box};
   }
 
+  // The stage bookkeeping: the one difference between the two workflows. Callers hold mutex_.
+  bool autocontext() const { return project_.workflow == kAutocontextWorkflow; }
+  size_t stage_count() const { return autocontext() ? project_.autocontext.stages.size() : 1; }
+  PixelClassification& stage(size_t k) {
+    return autocontext() ? project_.autocontext.stages[k] : project_.pixel;
+  }
+  const PixelClassification& stage(size_t k) const {
+    return autocontext() ? project_.autocontext.stages[k] : project_.pixel;
+  }
+  PixelClassification& selected() { return stage(stage_); }
+  const PixelClassification& selected() const { return stage(stage_); }
+  // The project's images (every stage has the same, each with its own labels).
+  const std::vector<PixelLane>& lanes() const { return stage(0).lanes; }
+  // Drops the prediction graphs of stage `first` and the stages after it, which read its output.
+  void forget_predictions_from(size_t first) {
+    for (size_t k = first; k < prediction_nodes_.size(); ++k) {
+      for (auto& node : prediction_nodes_[k]) node = nullptr;
+    }
+  }
+
   Engine engine_;
   std::mutex mutex_;
   Project project_;
-  std::vector<ImageId> lane_ids_;          // parallel to project_.pixel.lanes
-  std::vector<NodePtr> raw_nodes_;         // parallel to the lanes
-  std::vector<NodePtr> prediction_nodes_;  // per lane, for the current forest (null: to build)
+  std::vector<ImageId> lane_ids_;   // parallel to the lanes
+  std::vector<NodePtr> raw_nodes_;  // parallel to the lanes
+  // [stage][lane], for the current forests (null: to build)
+  std::vector<std::vector<NodePtr>> prediction_nodes_;
+  size_t stage_ = 0;  // the selected stage
   ImageId next_id_ = 0;
   bool live_update_ = false;
   bool dirty_ = false;
@@ -590,6 +745,15 @@ Result<std::shared_ptr<Backend>> open_pixel_backend(const PixelBackendOptions& o
   Project project;
   if (!options.project_path.empty() && std::filesystem::exists(options.project_path)) {
     GROVE_ASSIGN_OR_RETURN(project, open_project(options.project_path));
+  } else if (options.stages >= 2) {
+    if (static_cast<size_t>(options.stages) > kMaximumAutocontextStages) {
+      return make_error(ErrorCode::kInvalidArgument, "--autocontext: at most {} stages, not {}",
+                        kMaximumAutocontextStages, options.stages);
+    }
+    project.workflow = std::string(kAutocontextWorkflow);
+    project.autocontext = Autocontext(static_cast<size_t>(options.stages));
+    for (auto& stage : project.autocontext.stages)
+      stage.features = filters::FeatureSelection::all();
   } else {
     project.pixel.features = filters::FeatureSelection::all();
   }

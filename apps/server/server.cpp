@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "brush.h"
+#include "grove/workflows/autocontext/autocontext.h"
 #include "root_folder.h"
 #include "tile_encoding.h"
 
@@ -109,6 +110,18 @@ json parse_body(const httplib::Request& request) {
   if (body.is_discarded()) throw BadRequest{400, "the request body is not valid JSON"};
   if (!body.is_object()) throw BadRequest{400, "the request body must be a JSON object"};
   return body;
+}
+
+// What /api/export accepts for a project of stage_count stages.
+std::set<std::string> export_sources(int stage_count) {
+  std::set<std::string> sources{"probabilities", "simple-segmentation", "uncertainty"};
+  if (stage_count < 2) return sources;
+  for (int stage = 1; stage <= stage_count; ++stage) {
+    for (const char* source : {"probabilities", "simple-segmentation", "uncertainty"})
+      sources.insert(fmt::format("{}-stage-{}", source, stage));
+  }
+  sources.insert("probabilities-all-stages");
+  return sources;
 }
 
 int64_t integer_value(const json& value, const std::string& name, int64_t min, int64_t max) {
@@ -747,6 +760,8 @@ struct Server::Impl {
                 {"generation", state.generation},
                 {"can_undo", state.can_undo},
                 {"can_redo", state.can_redo},
+                {"stages", state.stage_count},
+                {"stage", state.stage + 1},
                 {"training", trainer->state()},
                 {"root", root.path()}};
   }
@@ -825,6 +840,9 @@ void Server::Impl::serve_tile(const httplib::Request& request, httplib::Response
   tile.height = static_cast<int>(std::min(height, level_height - tile.v0));
   tile.channel = static_cast<int>(integer_param(request, "channel", -1, shape.c() - 1, -1));
   tile.priority = static_cast<int>(integer_param(request, "priority", -1000000, 1000000, 0));
+  // Stages count from 1 in the API; 0 (or none) is the selected stage.
+  tile.stage =
+      static_cast<int>(integer_param(request, "stage", 0, kMaximumAutocontextStages, 0)) - 1;
   const std::string request_id = request.get_param_value("rid").substr(0, 128);
   tile_requests.add(request_id, tile.cancel);
   Result<Tile> result = backend->tile(tile);
@@ -1119,6 +1137,23 @@ void Server::Impl::register_routes() {
               publish_project_changed();
               send_json(response, json{{"live_update", on}});
             }));
+  http.Post("/api/stage", guarded([this](const auto& request, auto& response) {
+              json body = parse_body(request);
+              const int64_t stage = integer_field(body, "stage", 1, kMaximumAutocontextStages);
+              Status status = backend->select_stage(static_cast<int>(stage - 1));
+              if (!status.ok()) return send_error(response, status.error());
+              publish_project_changed();
+              if (live_update) trainer->schedule();
+              send_json(response, json{{"stage", stage}});
+            }));
+  http.Post("/api/stages", guarded([this](const auto& request, auto& response) {
+              json body = parse_body(request);
+              const int64_t count = integer_field(body, "count", 1, kMaximumAutocontextStages);
+              Status status = backend->set_stage_count(static_cast<int>(count));
+              if (!status.ok()) return send_error(response, status.error());
+              publish_project_changed();
+              send_json(response, json{{"stages", count}});
+            }));
   http.Post("/api/train", guarded([this](const auto& request, auto& response) {
               parse_body(request);
               trainer->schedule();
@@ -1167,11 +1202,11 @@ void Server::Impl::register_routes() {
           }
         }
         export_request.source = string_field_or(body, "source", "probabilities", 64);
-        static const std::set<std::string> sources{"probabilities", "simple-segmentation",
-                                                   "uncertainty"};
-        if (!sources.count(export_request.source)) {
+        if (!export_sources(backend->state().stage_count).count(export_request.source)) {
           throw BadRequest{400,
-                           "'source' must be probabilities, simple-segmentation or uncertainty"};
+                           "'source' must be probabilities, simple-segmentation or uncertainty "
+                           "(with several stages also <source>-stage-N or "
+                           "probabilities-all-stages)"};
         }
         export_request.format = string_field_or(body, "format", "hdf5", 16);
         static const std::set<std::string> formats{"hdf5", "tiff", "png", "npy", "zarr", "n5"};
@@ -1292,6 +1327,10 @@ Result<std::unique_ptr<Server>> Server::create(std::shared_ptr<Backend> backend,
   impl->http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   impl->http.set_payload_max_length(options.max_body_bytes);
   impl->http.set_keep_alive_max_count(10000);
+  // An idle keep-alive connection holds its worker until this time-out, and stop() waits for
+  // the workers: the default 5 s made every Ctrl+C (and each e2e server restart) take 5 s. The
+  // browser reopens a closed connection at no noticeable cost on this machine.
+  impl->http.set_keep_alive_timeout(1);
   impl->http.set_read_timeout(10, 0);
   impl->http.set_write_timeout(30, 0);
   impl->http.set_tcp_nodelay(true);

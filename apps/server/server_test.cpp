@@ -402,5 +402,28 @@ TEST_F(ServerTest, ExportAndSaveRunAsJobs) {
   EXPECT_FALSE(get_json("/api/project")["dirty"].get<bool>());
 }
 
+// The stage endpoints over a backend of one stage (the test double): stage 1 is all there is,
+// and the stage-numbered export sources are for projects of several stages only.
+TEST_F(ServerTest, AProjectOfOneStageRefusesOtherStages) {
+  const int64_t image = add_image_and_classes();
+  json project = get_json("/api/project");
+  EXPECT_EQ(project["stages"], 1);
+  EXPECT_EQ(project["stage"], 1);
+  EXPECT_EQ(post("/api/stage", {{"stage", 1}})->status, 200);
+  auto second = post("/api/stage", {{"stage", 2}});
+  EXPECT_EQ(second->status, 400);
+  EXPECT_NE(second->body.find("stage 2 does not exist"), std::string::npos) << second->body;
+  EXPECT_EQ(post("/api/stage", {{"stage", 0}})->status, 400);
+  EXPECT_EQ(post("/api/stage", {{"stage", "two"}})->status, 400);
+  EXPECT_EQ(post("/api/stages", {{"count", 1}})->status, 200);
+  EXPECT_EQ(post("/api/stages", {{"count", 2}})->status, 400);
+  EXPECT_EQ(post("/api/stages", {{"count", 99}})->status, 400);
+  const std::string tile =
+      fmt::format("/api/tile?image={}&layer=labels&plane=xy&w=16&h=16&stage=", image);
+  EXPECT_EQ(get(tile + "1")->status, 200);
+  EXPECT_EQ(get(tile + "99")->status, 400);
+  EXPECT_EQ(post("/api/export", {{"source", "probabilities-stage-1"}})->status, 400);
+}
+
 }  // namespace
 }  // namespace grove::server

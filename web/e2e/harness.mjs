@@ -28,12 +28,12 @@ export async function loadPlaywright() {
 }
 
 // Which server to test: grove serve (the real backend) when GROVE_E2E_BACKEND=real, else the
-// test-only server over the test double.
-export function serverCommand(root, project) {
+// test-only server over the test double. extra: more arguments of grove serve (real only).
+export function serverCommand(root, project, extra = []) {
   const real = process.env.GROVE_E2E_BACKEND === "real";
   if (real) {
     const grove = process.env.GROVE_BIN ?? path.join(REPO, "build", "bin", "grove");
-    const args = ["serve", "--port", "0", "--no-browser", "--root", root];
+    const args = ["serve", "--port", "0", "--no-browser", "--root", root, ...extra];
     if (project) args.splice(1, 0, project);
     return { command: grove, args, real };
   }
@@ -44,8 +44,8 @@ export function serverCommand(root, project) {
 }
 
 // Starts the server and resolves with { url, origin, process, stop() } once it prints its URL.
-export function startServer(root, project) {
-  const { command, args } = serverCommand(root, project);
+export function startServer(root, project, extra = []) {
+  const { command, args } = serverCommand(root, project, extra);
   if (!fs.existsSync(command)) skip(`${command} is not built`);
   const env = { ...process.env };
   if (!env.GROVE_WEB_DIR) env.GROVE_WEB_DIR = path.join(REPO, "build", "web");

@@ -24,6 +24,7 @@ import {
   paint,
   shownColor,
   skip,
+  serverCommand,
   startServer,
   waitFor,
 } from "./harness.mjs";
@@ -297,6 +298,76 @@ await test("errors from the server are shown in the page", async () => {
   await page.keyboard.press("Escape");
   await shot("06-error");
 });
+
+// Autocontext (the real backend only: the test double has one stage). A two-stage project:
+// stage 1 as above, then stage 2 with its own strokes, its own overlay, and both stages' labels
+// back after saving and restarting on the project. Few features keep it quick.
+if (serverCommand(root).real) {
+  await test("autocontext: paint and train stage 1, switch to stage 2, paint, its overlay, save and reopen", async () => {
+    await server.stop();
+    const project = path.join(root, "e2e-autocontext.grove");
+    server = await startServer(root, project);
+    await page.goto(server.url);
+    // A new project is one of pixel classification; the stage count makes it autocontext.
+    await waitFor(() => page.evaluate(() => window.grove.project?.stages === 1), "a new project");
+    await page.getByTestId("stage-count").selectOption("2");
+    await waitFor(() => page.evaluate(() => window.grove.project?.stages === 2), "a project of two stages");
+    check(await page.getByTestId("stage-select").isVisible(), "the stage switcher is hidden");
+    await addImage(page, "2d.h5");
+    const image = await page.evaluate(() => window.grove.image());
+    if (!spots) spots = findSpots(await apiTile(page, { image: image.id, layer: "raw", w: 1024, h: 1024 }));
+    const few = { selected: [0, 1, 2, 3, 4, 5].map((family) => [0, 1, 2, 3, 4, 5, 6].map((scale) => (family === 0 || family === 4) && (scale === 2 || scale === 4))), in_2d: Array(7).fill(false) };
+    const setFeatures = () => page.evaluate(async (body) => (await fetch("/api/features", { method: "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) })).status, few);
+    check((await setFeatures()) === 200, "could not set stage 1's features");
+    await page.getByTestId("class-add").click();
+    await page.getByTestId("class-add").click();
+    await waitFor(async () => (await page.locator("[data-testid=class-list] li[data-label]").count()) === 2, "two classes");
+    const [n0, n1, n2, n3] = spots.nuclei;
+    const [b0, b1, b2] = spots.background;
+    await page.waitForTimeout(300);
+    await page.getByTestId("brush-size").fill("5");
+    await page.locator("[data-testid=class-list] li[data-label='1']").click();
+    await paint(page, "xy", [[n0[0] - 3, n0[1]], [n0[0] + 3, n0[1]]]);
+    await page.locator("[data-testid=class-list] li[data-label='2']").click();
+    await paint(page, "xy", [[b0[0] - 15, b0[1]], [b0[0] + 15, b0[1]]]);
+    await page.getByTestId("live-update").click();
+    await waitFor(async () => reddish(await shownColor(page, "xy", n1[0], n1[1])) && greenish(await shownColor(page, "xy", b1[0], b1[1])), "stage 1's overlay", 60000);
+
+    await page.getByTestId("stage-2").click();
+    await waitFor(() => page.evaluate(() => window.grove.project.stage === 2), "stage 2 selected");
+    check((await page.evaluate(() => window.grove.project.classes.length)) === 2, "stage 2 did not start with stage 1's classes");
+    check((await page.evaluate(() => window.grove.project.trained)) === false, "stage 2 claims a classifier before training");
+    check((await setFeatures()) === 200, "could not set stage 2's features");
+    await page.locator("[data-testid=class-list] li[data-label='1']").click();
+    await paint(page, "xy", [[n2[0] - 3, n2[1]], [n2[0] + 3, n2[1]]]);
+    await page.locator("[data-testid=class-list] li[data-label='2']").click();
+    await paint(page, "xy", [[b2[0] - 15, b2[1]], [b2[0] + 15, b2[1]]]);
+    // Stage 2's own labels are where its strokes are, not stage 1's.
+    const [stage2n2, stage2n0] = await tileValues(page, { image: image.id, layer: "labels", stage: 2, w: 1024, h: 1024 }, [n2, n0]);
+    check(stage2n2 === 1 && stage2n0 === 0, `stage 2's labels ${stage2n2}, ${stage2n0}`);
+    await waitFor(async () => (await apiTile(page, { image: image.id, layer: "probabilities", stage: 2, w: 64, h: 64 }))?.channels === 2, "stage 2 trained by live update", 60000);
+    await waitFor(async () => reddish(await shownColor(page, "xy", n3[0], n3[1])) && greenish(await shownColor(page, "xy", b1[0], b1[1])), "stage 2's overlay", 60000);
+    await shot("07-autocontext-stage-2");
+
+    await page.getByTestId("save").click();
+    await waitFor(async () => (await page.locator(".toast.success", { hasText: "Saved" }).count()) > 0, "the page to say Saved");
+    check(fs.existsSync(project), "no autocontext project written");
+    await server.stop();
+    server = await startServer(root, project);
+    await page.goto(server.url);
+    await waitFor(() => page.evaluate(() => window.grove.image()?.name === "2d.h5" && window.grove.project.stages === 2), "the saved project of two stages");
+    const reopened = await page.evaluate(() => window.grove.image().id);
+    const first = await tileValues(page, { image: reopened, layer: "labels", stage: 1, w: 1024, h: 1024 }, [n0, b0, n2]);
+    const second = await tileValues(page, { image: reopened, layer: "labels", stage: 2, w: 1024, h: 1024 }, [n2, b2, n0]);
+    check(first.join() === "1,2,0", `stage 1's labels after reopening: ${first}`);
+    check(second.join() === "1,2,0", `stage 2's labels after reopening: ${second}`);
+    await page.getByTestId("stage-2").click();
+    await waitFor(async () => reddish(await shownColor(page, "xy", n2[0], n2[1])), "stage 2's labels shown after reopening");
+    check((await page.evaluate(() => window.grove.project.trained)) === true, "stage 2's classifier lost");
+    await waitFor(async () => (await apiTile(page, { image: reopened, layer: "probabilities", stage: 2, w: 64, h: 64 }))?.channels === 2, "stage 2's prediction after reopening");
+    await shot("08-autocontext-reopened");
+  });
+}
 
 await test("no uncaught errors in the page", async () => {
   check(pageErrors.length === 0, pageErrors.join("\n"));

@@ -45,6 +45,10 @@ export interface ProjectState {
   can_redo: boolean;
   training: { state: string; message: string };
   root: string;
+  // Autocontext projects: the number of stages and the selected one (from 1); absent or 1 for
+  // pixel classification. Labels, classes, features and prediction are the selected stage's.
+  stages?: number;
+  stage?: number;
 }
 
 export interface Box {
@@ -154,6 +158,8 @@ export const api = {
     request<{ changes: LabelChange[] }>("POST", "/api/labels/clear", { image, label }),
   setLiveUpdate: (on: boolean) => request<unknown>("POST", "/api/live-update", { on }),
   train: () => request<unknown>("POST", "/api/train", {}),
+  selectStage: (stage: number) => request<{ stage: number }>("POST", "/api/stage", { stage }),
+  setStageCount: (count: number) => request<{ stages: number }>("POST", "/api/stages", { count }),
   setFeatures: (features: { selected: boolean[][]; in_2d: boolean[] }) =>
     request<FeatureSelection>("PUT", "/api/features", features),
   importance: () => request<{ features: FeatureImportance[] }>("GET", "/api/feature-importance"),
@@ -195,6 +201,7 @@ export interface TileParams {
   channel: number;
   priority: number;
   rid: string;
+  stage?: number; // from 1; absent: the selected stage
 }
 
 // Parses the 32-byte header and the pixels (see apps/server/tile_encoding.h).

@@ -97,6 +97,9 @@ class App implements ViewerHost {
   private positionText!: HTMLElement;
   private jobArea!: HTMLElement;
   private liveButton!: HTMLButtonElement;
+  private stageSection!: HTMLElement;
+  private stageButtons!: HTMLElement;
+  private stageCount!: HTMLSelectElement;
   private undoButton!: HTMLButtonElement;
   private redoButton!: HTMLButtonElement;
   private saveButton!: HTMLButtonElement;
@@ -177,6 +180,12 @@ class App implements ViewerHost {
         opacity: this.labelOpacity,
         priority: 3000,
       });
+    }
+    // An autocontext project: labels and prediction of the selected stage (the tile cache keeps
+    // the other stages' tiles apart, so switching back shows them at once).
+    const stages = this.project.stages ?? 1;
+    if (stages > 1) {
+      for (const layer of layers) if (layer.layer !== "raw") layer.stage = this.project.stage ?? 1;
     }
     return layers;
   }
@@ -325,7 +334,8 @@ class App implements ViewerHost {
             timing.generation = data.generation;
           }
         }
-        if (this.project && !this.project.trained) {
+        // With several stages the new classifier may be another stage's: the refresh below says.
+        if (this.project && !this.project.trained && (this.project.stages ?? 1) <= 1) {
           this.project.trained = true;
         }
         this.store.invalidate(
@@ -521,7 +531,21 @@ class App implements ViewerHost {
     const displaySection = section("Display", this.displayPanel);
     this.importancePanel = el("div", { class: "importance", "data-testid": "feature-importance" }, el("p", { class: "hint" }, "Train to see which features matter."));
     const importanceSection = section("Feature importance", this.importancePanel);
-    const sidebar = el("aside", { class: "sidebar" }, imagesSection, labelsSection, trainingSection, displaySection, importanceSection);
+    this.stageButtons = el("div", { class: "stage-buttons", role: "tablist", "data-testid": "stage-select" });
+    this.stageCount = el(
+      "select",
+      { "data-testid": "stage-count", title: "More than one stage makes an autocontext project" },
+      ...[1, 2, 3, 4].map((count) => el("option", { value: String(count) }, count === 1 ? "1 (pixel classification)" : `${count} (autocontext)`)),
+    ) as HTMLSelectElement;
+    this.stageCount.onchange = () => this.setStageCount(Number(this.stageCount.value));
+    this.stageSection = section(
+      "Stages",
+      el("label", { class: "slider-row" }, el("span", {}, "Stages"), this.stageCount),
+      this.stageButtons,
+      el("p", { class: "hint" }, "Autocontext: each stage has its own labels, features and classifier; stage k sees the image and stage k−1's prediction."),
+    );
+    this.stageSection.style.display = "none";
+    const sidebar = el("aside", { class: "sidebar" }, imagesSection, this.stageSection, labelsSection, trainingSection, displaySection, importanceSection);
 
     // Viewer.
     this.sliceBar = el("div", { class: "slice-bar" });
@@ -587,6 +611,7 @@ class App implements ViewerHost {
       this.imageList.appendChild(item);
     }
 
+    this.renderStages(project);
     clear(this.classList);
     project.classes.forEach((labelClass) => {
       const color = el("input", { type: "color", value: labelClass.color, title: "Colour" }) as HTMLInputElement;
@@ -627,6 +652,55 @@ class App implements ViewerHost {
     }
     this.welcome.style.display = project.images.length === 0 ? "" : "none";
     this.renderDisplayPanel();
+  }
+
+  private renderStages(project: ProjectState): void {
+    // A backend without stages (the test double) says nothing about them: no section then.
+    const stages = project.stages ?? 1;
+    this.stageSection.style.display = project.stages === undefined ? "none" : "";
+    if (this.stageCount.options.length < stages) this.stageCount.appendChild(el("option", { value: String(stages) }, `${stages} (autocontext)`));
+    this.stageCount.value = String(stages);
+    clear(this.stageButtons);
+    for (let stage = 1; stage <= stages && stages > 1; stage++) {
+      const selected = stage === (project.stage ?? 1);
+      const button = el(
+        "button",
+        { class: "button small" + (selected ? " selected" : ""), role: "tab", "aria-selected": String(selected), "data-testid": `stage-${stage}`, title: `Label and train stage ${stage}` },
+        `Stage ${stage}`,
+      );
+      button.onclick = () => this.selectStage(stage);
+      this.stageButtons.appendChild(button);
+    }
+  }
+
+  async setStageCount(count: number): Promise<void> {
+    const now = this.project?.stages ?? 1;
+    if (count < now && !confirm(`Remove stage${now - count > 1 ? "s" : ""} ${count + 1}${now - count > 1 ? `–${now}` : ""} with ${now - count > 1 ? "their" : "its"} labels and classifier?`)) {
+      this.stageCount.value = String(now);
+      return;
+    }
+    try {
+      await api.setStageCount(count);
+      await this.refreshProject();
+      this.setStatus(count > 1 ? `Autocontext with ${count} stages` : "Pixel classification");
+    } catch (error) {
+      this.stageCount.value = String(now);
+      this.error(error);
+    }
+  }
+
+  async selectStage(stage: number): Promise<void> {
+    if (!this.project || stage === this.project.stage) return;
+    try {
+      await api.selectStage(stage);
+      this.project.stage = stage;
+      await this.refreshProject();
+      this.importancePanel.replaceChildren(el("p", { class: "hint" }, "Train to see which features matter."));
+      if (this.project.trained) this.loadImportance();
+      this.setStatus(`Stage ${stage}`);
+    } catch (error) {
+      this.error(error);
+    }
   }
 
   selectImage(id: number): void {
@@ -1017,7 +1091,18 @@ class App implements ViewerHost {
 
   private openExport(): void {
     const scope = el("select", {}, el("option", { value: "current" }, "The current image"), el("option", { value: "all" }, "All images")) as HTMLSelectElement;
-    const source = el("select", {}, el("option", { value: "probabilities" }, "Probabilities"), el("option", { value: "simple-segmentation" }, "Simple segmentation"), el("option", { value: "uncertainty" }, "Uncertainty")) as HTMLSelectElement;
+    const kinds: [string, string][] = [["probabilities", "Probabilities"], ["simple-segmentation", "Simple segmentation"], ["uncertainty", "Uncertainty"]];
+    const stages = this.project?.stages ?? 1;
+    const source = el("select", { "data-testid": "export-source" }) as HTMLSelectElement;
+    if (stages > 1) {
+      // An autocontext project: any stage's results, and every stage's probabilities at once.
+      for (let stage = stages; stage >= 1; stage--) {
+        for (const [value, label] of kinds) source.appendChild(el("option", { value: `${value}-stage-${stage}` }, `${label} stage ${stage}`));
+      }
+      source.appendChild(el("option", { value: "probabilities-all-stages" }, "Probabilities all stages"));
+    } else {
+      for (const [value, label] of kinds) source.appendChild(el("option", { value }, label));
+    }
     const format = el("select", {}, ...["hdf5", "tiff", "png", "npy", "zarr", "n5"].map((f) => el("option", { value: f }, f))) as HTMLSelectElement;
     const output = el("input", { type: "text", class: "wide", placeholder: "{dataset_dir}/{nickname}_{result_type} (default)" }) as HTMLInputElement;
     const overwrite = el("input", { type: "checkbox" }) as HTMLInputElement;

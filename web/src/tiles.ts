@@ -21,10 +21,11 @@ export interface TileAddress {
   u: number; // tile column (in tiles)
   v: number; // tile row
   channel: number;
+  stage?: number; // autocontext: whose labels or prediction (from 1); absent: the selected one
 }
 
 export function tileKey(a: TileAddress): string {
-  return `${a.image}/${a.layer}/${a.plane}/${a.t}/${a.slice}/${a.level}/${a.u}/${a.v}/${a.channel}`;
+  return `${a.image}/${a.layer}/${a.plane}/${a.t}/${a.slice}/${a.level}/${a.u}/${a.v}/${a.channel}/${a.stage ?? 0}`;
 }
 
 export interface TileEntry {
@@ -225,6 +226,7 @@ export class TileStore {
       priority: entry.priority,
       rid: entry.rid,
     };
+    if (a.stage !== undefined) params.stage = a.stage;
     fetchTile(params, controller.signal)
       .then((data) => {
         if (entry.controller !== controller) return; // aborted meanwhile

@@ -22,6 +22,7 @@ export interface LayerStyle {
   painter: Painter;
   opacity: number;
   priority: number;
+  stage?: number; // autocontext: the stage whose labels or prediction the layer shows
 }
 
 // What a view needs from the app.
@@ -208,6 +209,7 @@ export class SliceView {
           v: tv,
           channel: layer.channel,
         };
+        if (layer.stage !== undefined) address.stage = layer.stage;
         const entry = this.host.store.want(address, layer.priority - rank);
         const canvas = this.host.store.canvasFor(entry, layer.style, layer.painter);
         const [x, y] = this.toScreen(tu * step, tv * step);
