@@ -10,6 +10,7 @@
 #include "pixel_backend.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -745,6 +746,12 @@ Result<std::shared_ptr<Backend>> open_pixel_backend(const PixelBackendOptions& o
   Project project;
   if (!options.project_path.empty() && std::filesystem::exists(options.project_path)) {
     GROVE_ASSIGN_OR_RETURN(project, open_project(options.project_path));
+    // An ilastik project is read, never written: saving goes to a grove project beside it.
+    std::filesystem::path opened(options.project_path);
+    std::string extension = opened.extension().string();
+    std::transform(extension.begin(), extension.end(), extension.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (extension == ".ilp") project.path = opened.replace_extension(".grove").string();
   } else if (options.stages >= 2) {
     if (static_cast<size_t>(options.stages) > kMaximumAutocontextStages) {
       return make_error(ErrorCode::kInvalidArgument, "--autocontext: at most {} stages, not {}",

@@ -65,3 +65,32 @@ def test_an_ilastik_autocontext_project_is_served_stage_by_stage(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_saving_an_ilastik_project_writes_a_grove_project_beside_it(tmp_path):
+    if not SHARED.is_dir():
+        pytest.skip(f"{SHARED} is absent: the ilastik test data is not available on this machine")
+    with zipfile.ZipFile(SHARED / "ilastik_testdata" / "api_projects.zip") as z:
+        z.extractall(tmp_path)
+    ilp = tmp_path / "Autocontext_2D.ilp"
+    before = ilp.read_bytes()
+    proc, base, token = start([str(ilp), "--root", str(tmp_path)])
+    try:
+        project = json.loads(call(base, token, "/api/project")[1])
+        assert project["path"].endswith("Autocontext_2D.grove")
+        status, body = call(base, token, "/api/save", {})
+        assert status == 202
+        job = json.loads(body)["job"]
+        deadline = time.time() + 60
+        state = "running"
+        while state == "running" and time.time() < deadline:
+            jobs = json.loads(call(base, token, "/api/jobs")[1])["jobs"]
+            state = next(j["state"] for j in jobs if j["id"] == job)
+            time.sleep(0.2)
+        assert state == "succeeded"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert ilp.read_bytes() == before  # the .ilp is never written
+    saved = run_grove("info", tmp_path / "Autocontext_2D.grove")
+    assert saved.returncode == 0, saved.stderr
