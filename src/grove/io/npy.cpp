@@ -445,6 +445,16 @@ Result<std::unique_ptr<ImageWriter>> create_npy(const std::string& path, const S
     return make_error(ErrorCode::kIo, "cannot write {}: {}", output.temporary_path(),
                       std::strerror(error));
   }
+  // Reserve the disk space now: the data goes through a memory mapping, where a full disk
+  // would strike as a SIGBUS in the middle of the run instead of as an error here.
+  const int reserved = ::posix_fallocate(fd, 0, file_size);
+  if (reserved != 0 && reserved != EOPNOTSUPP && reserved != EINVAL) {
+    ::close(fd);
+    return make_error(reserved == ENOSPC || reserved == EDQUOT ? ErrorCode::kResourceExhausted
+                                                               : ErrorCode::kIo,
+                      "cannot reserve {} bytes for {}: {}", file_size, path,
+                      std::strerror(reserved));
+  }
   auto mapping = map_file(fd, static_cast<size_t>(file_size), true);
   if (!mapping) {
     const int error = errno;
