@@ -5,8 +5,8 @@
 
 #include <fmt/format.h>
 #include <filesystem>
-#include <random>
 
+#include "grove/io/file_util.h"
 #include "grove/io/hdf5_file.h"
 #include "grove/learn/forest_hdf5.h"
 #include "grove/learn/forest_prediction.h"
@@ -108,7 +108,8 @@ Result<std::shared_ptr<LabelStore>> read_labels(const hdf5::Group& group,
       return make_error(ErrorCode::kCorrupt, "{}: box {} does not fit the labels {}",
                         dataset.describe(), box.to_string(), shape.to_string());
     }
-    GROVE_ASSIGN_OR_RETURN(AnyArray data, AnyArray::allocate(DType::u8, s));
+    GROVE_RETURN_IF_ERROR(dataset.check_whole_read(1));
+    GROVE_ASSIGN_OR_RETURN(AnyArray data, AnyArray::allocate_uninitialized(DType::u8, s));
     GROVE_RETURN_IF_ERROR(dataset.read(DType::u8, data.raw_data()));
     auto written = store->write(box, data);
     if (!written.ok()) return std::move(written).error();
@@ -198,10 +199,10 @@ Status save_project(const Project& project, const std::string& path, bool overwr
   }
   const fs::path target = fs::absolute(path, ec);
   const fs::path dir = target.parent_path();
-  std::random_device random;
-  const std::string temporary =
-      (dir / fmt::format(".{}.tmp-{}-{:08x}", target.filename().string(), ::getpid(), random()))
-          .string();
+  // What a killed save left beside the project goes; this save's temporary is renamed over the
+  // project only once it is complete and on disk.
+  io::remove_stale_temporaries(target.string());
+  const std::string temporary = (dir / io::temporary_name_for(target.string())).string();
   Status status = write_project_file(project, temporary, dir);
   if (status.ok()) status = sync_file(temporary);
   if (status.ok()) {

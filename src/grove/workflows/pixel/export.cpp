@@ -233,7 +233,8 @@ Result<std::string> export_image(Engine& engine, const PixelClassification& work
         options.chunk_shape[a] = std::min(options.chunk_shape[a], extent[a]);
     }
     GROVE_ASSIGN_OR_RETURN(std::unique_ptr<ImageWriter> writer,
-                           create_image(output, box.shape(), node->info().dtype, options, format));
+                           create_image_atomically(output, box.shape(), node->info().dtype,
+                                                   options, format));
     RunOptions run_options;
     run_options.progress = progress;
     run_options.context.cancel = cancel;
