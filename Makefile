@@ -4,7 +4,7 @@ JOBS ?= 2
 BUILD_TYPE ?= Release
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test demo clean
+.PHONY: all deps configure build test demo clean fuzz test-asan test-tsan
 
 all: build
 
@@ -24,6 +24,35 @@ test: build
 
 demo: build
 	@scripts/demo $(BUILD)
+
+# Robustness (fuzz/README.md). `make fuzz` builds the libFuzzer targets with clang and runs each
+# for FUZZ_SECONDS (all targets, or those in FUZZ_TARGETS, e.g. "tiff png").
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+fuzz: deps
+	JOBS=$(JOBS) scripts/fuzz $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# The unit tests (and the fuzz corpus replays) under AddressSanitizer + UndefinedBehaviorSanitizer,
+# and the tests of the threaded layers (core, engine, server) under ThreadSanitizer.
+# SANITIZER_TESTS narrows the run (a ctest -R regex; CI runs a subset, see .ci/run).
+ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
+SANITIZER_TESTS ?= .
+SANITIZER_CMAKE = -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGROVE_BUILD_BENCH=OFF $(CMAKE_FLAGS)
+ASAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+TSAN_ENV = TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+
+test-asan: deps
+	cmake -S . -B $(ASAN_BUILD) -DGROVE_SANITIZE=address,undefined $(SANITIZER_CMAKE)
+	cmake --build $(ASAN_BUILD) -j $(JOBS) --target unit_tests
+	cd $(ASAN_BUILD) && $(ASAN_ENV) ctest -L unit -R '$(SANITIZER_TESTS)' --output-on-failure -j $(JOBS)
+
+test-tsan: deps
+	cmake -S . -B $(TSAN_BUILD) -DGROVE_SANITIZE=thread $(SANITIZER_CMAKE)
+	cmake --build $(TSAN_BUILD) -j $(JOBS) --target core_tests engine_tests server_tests
+	cd $(TSAN_BUILD) && $(TSAN_ENV) ctest -R '^(core|engine|server)_tests$$' --output-on-failure -j $(JOBS)
 
 clean:
 	rm -rf $(BUILD)
