@@ -4,7 +4,7 @@ JOBS ?= 2
 BUILD_TYPE ?= Release
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test demo clean fuzz test-asan test-tsan
+.PHONY: all deps configure build test test-large demo install clean fuzz test-asan test-tsan
 
 all: build
 
@@ -21,6 +21,10 @@ build: configure
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Larger than RAM: a ~4 GB volume predicted under --ram-mb 1024 (minutes; ~9 GB of disk).
+test-large: build
+	GROVE_BIN=$(BUILD)/bin/grove /usr/bin/python3 -m pytest -q -s -p no:cacheprovider tests/large
 
 demo: build
 	@scripts/demo $(BUILD)
@@ -53,6 +57,11 @@ test-tsan: deps
 	cmake -S . -B $(TSAN_BUILD) -DGROVE_SANITIZE=thread $(SANITIZER_CMAKE)
 	cmake --build $(TSAN_BUILD) -j $(JOBS) --target core_tests engine_tests server_tests
 	cd $(TSAN_BUILD) && $(TSAN_ENV) ctest -R '^(core|engine|server)_tests$$' --output-on-failure -j $(JOBS)
+
+# Installs what CMake's install rules name (the grove Python package, into
+# /usr/local/lib/python3.11/dist-packages unless CMAKE_INSTALL_PREFIX says otherwise; docs/python.md).
+install: build
+	cmake --install $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

@@ -22,6 +22,7 @@
 #include "grove/learn/forest_training.h"
 #include "grove/learn/random_forest.h"
 #include "grove/learn/random_generator.h"
+#include "grove/learn/vigra_forest.h"
 
 namespace grove {
 namespace {
@@ -209,12 +210,37 @@ void predict_image(benchmark::State& state, const RandomForest& forest, int max_
 }
 
 void BM_ForestPredict(benchmark::State& state) { predict_image(state, trained_forest(), 0); }
+
+// VIGRA's own forest (written by bench/forest.py), read into grove.
+void BM_ForestPredictImported(benchmark::State& state) {
+  const Problem& p = problem();
+  const std::string path = p.directory + "/vigra_forest.h5";
+  if (p.directory.empty() || !std::ifstream(path)) {
+    state.SkipWithError("no VIGRA forest (run bench/forest.py)");
+    return;
+  }
+  auto file = hdf5::File::open(path);
+  if (!file.ok()) {
+    state.SkipWithError(file.error().to_string().c_str());
+    return;
+  }
+  auto group = file->open_group("PixelClassification/ClassifierForests");
+  auto forest = group.ok() ? read_ilastik_forests(*group) : Result<RandomForest>(group.error());
+  if (!forest.ok()) {
+    state.SkipWithError(forest.error().to_string().c_str());
+    return;
+  }
+  predict_image(state, *forest, 0);
+  auto pool = make_pool();
+  state.counters["accuracy"] = held_out_accuracy(*forest, pool.get());
+}
 void BM_ForestPredictDepth8(benchmark::State& state) { predict_image(state, trained_forest(), 8); }
 
 BENCHMARK(BM_ForestTrainHistogram)->Unit(benchmark::kMillisecond)->Iterations(3);
 BENCHMARK(BM_ForestTrainExact)->Unit(benchmark::kMillisecond)->Iterations(1);
 BENCHMARK(BM_ForestPredict)->Unit(benchmark::kMillisecond)->Iterations(3);
 BENCHMARK(BM_ForestPredictDepth8)->Unit(benchmark::kMillisecond)->Iterations(3);
+BENCHMARK(BM_ForestPredictImported)->Unit(benchmark::kMillisecond)->Iterations(3);
 
 }  // namespace
 }  // namespace grove

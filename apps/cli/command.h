@@ -28,6 +28,9 @@ void register_pixel(CLI::App& app, Action& action);     // pixel_command.cpp
 void register_run(CLI::App& app, Action& action);       // run_command.cpp
 void register_import(CLI::App& app, Action& action);    // import_command.cpp
 
+// autocontext_command.cpp
+void register_autocontext(CLI::App& app, Action& action);
+
 // ilastik's headless command line (headless_command.cpp).
 bool is_headless_call(int argc, char** argv);
 int run_headless(int argc, char** argv);

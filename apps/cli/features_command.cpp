@@ -9,12 +9,6 @@
 #include "grove/engine/engine.h"
 #include "grove/filters/pixel_features.h"
 
-#if __has_include("grove/io/npy.h")
-#define GROVE_FEATURES_HAVE_IO 1
-#else
-#define GROVE_FEATURES_HAVE_IO 0
-#endif
-
 namespace grove::cli {
 
 namespace {
@@ -31,7 +25,7 @@ struct FeaturesArguments {
 };
 
 // The output path with ilastik's default dataset for containers given without one.
-[[maybe_unused]] std::string output_path(const std::string& output) {
+std::string output_path(const std::string& output) {
   const ImagePath path = split_image_path(output);
   if (!path.internal.empty()) return output;
   for (const char* extension : {".h5", ".hdf5", ".hdf"}) {
@@ -55,7 +49,6 @@ Status run_features(const FeaturesArguments& arguments) {
     return make_error(ErrorCode::kInvalidArgument, "--ram-mb must be 0 (default) or more, got {}",
                       arguments.ram_mb);
   }
-#if GROVE_FEATURES_HAVE_IO
   GROVE_ASSIGN_OR_RETURN(NodePtr input, open_input_node(arguments.input));
   auto op = make_op(filters::PixelFeatures{*selection});
   GROVE_ASSIGN_OR_RETURN(NodePtr features, apply_op(op, input));
@@ -74,9 +67,6 @@ Status run_features(const FeaturesArguments& arguments) {
                             .context("computing features of " + arguments.input));
   GROVE_RETURN_IF_ERROR(writer->commit());
   return ok_status();
-#else
-  return make_error(ErrorCode::kUnsupported, "grove features needs the io layer, not built in");
-#endif
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "grove/filters/convert_values.h"
 #include "grove/io/axes_override.h"
 #include "grove/project/ilastik_import.h"
+#include "grove/project/project_export.h"
 #include "grove/workflows/pixel/export.h"
 
 namespace grove::cli {
@@ -142,8 +143,7 @@ Status run(const HeadlessArguments& a) {
   ExportRequest request;
   request.source = settings.source;
   if (auto source = value_of(a, "export_source"); !source.empty()) {
-    GROVE_ASSIGN_OR_RETURN(request.source,
-                           std::move(parse_export_source(source)).context("--export_source"));
+    GROVE_RETURN_IF_ERROR(set_export_source(project, source, request).context("--export_source"));
   }
   GROVE_ASSIGN_OR_RETURN(request.format,
                          std::move(normalize_format(value_of(a, "output_format", settings.format)))

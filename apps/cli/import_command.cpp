@@ -1,5 +1,6 @@
-// `grove import-ilastik PROJECT.ilp -o PROJECT`: converts an ilastik pixel-classification project
-// (images, labels, classes, features, trained forests) into a grove project. The .ilp is only read.
+// `grove import-ilastik PROJECT.ilp -o PROJECT`: converts an ilastik pixel-classification or
+// autocontext project (images, labels, classes, features, trained forests) into a grove project.
+// The .ilp is only read.
 #include <cstdio>
 
 #include "command.h"
@@ -25,15 +26,28 @@ Status run_import(const ImportArguments& arguments) {
   options.allow_missing_raw_data = arguments.allow_missing;
   GROVE_ASSIGN_OR_RETURN(Project project, import_ilastik_project(arguments.ilp, options));
   GROVE_RETURN_IF_ERROR(save_project(project, arguments.output, arguments.overwrite));
-  const PixelClassification& pixel = project.pixel;
-  int64_t labelled = 0;
-  for (const PixelLane& lane : pixel.lanes) {
-    for (int64_t count : lane.labels->counts()) labelled += count;
+  // One line per classifier: the pixel workflow has one, autocontext one per stage.
+  auto describe = [](const PixelClassification& pixel) {
+    int64_t labelled = 0;
+    for (const PixelLane& lane : pixel.lanes) {
+      for (int64_t count : lane.labels->counts()) labelled += count;
+    }
+    return fmt::format("{} classes, {} labelled pixels, {}", pixel.classes.size(), labelled,
+                       pixel.forest
+                           ? fmt::format("a forest of {} trees", pixel.forest->tree_count())
+                           : std::string("no trained classifier"));
+  };
+  if (project.workflow == kAutocontextWorkflow) {
+    const Autocontext& autocontext = project.autocontext;
+    std::printf("imported %zu image(s), autocontext with %zu stages\n", autocontext.lanes().size(),
+                autocontext.stage_count());
+    for (size_t k = 0; k < autocontext.stage_count(); ++k) {
+      std::printf("  stage %zu: %s\n", k + 1, describe(autocontext.stages[k]).c_str());
+    }
+  } else {
+    std::printf("imported %zu image(s), %s\n", project.pixel.lanes.size(),
+                describe(project.pixel).c_str());
   }
-  std::printf("imported %zu image(s), %zu classes, %lld labelled pixels, %s\n", pixel.lanes.size(),
-              pixel.classes.size(), static_cast<long long>(labelled),
-              pixel.forest ? fmt::format("a forest of {} trees", pixel.forest->tree_count()).c_str()
-                           : "no trained classifier");
   std::printf("saved %s\n", arguments.output.c_str());
   return ok_status();
 }
@@ -42,8 +56,8 @@ Status run_import(const ImportArguments& arguments) {
 
 void register_import(CLI::App& app, Action& action) {
   auto arguments = std::make_shared<ImportArguments>();
-  CLI::App* command =
-      app.add_subcommand("import-ilastik", "Convert an ilastik pixel-classification project");
+  CLI::App* command = app.add_subcommand(
+      "import-ilastik", "Convert an ilastik pixel-classification or autocontext project");
   command->add_option("ilp", arguments->ilp, "The ilastik project (.ilp)")->required();
   command->add_option("-o,--output", arguments->output, "The grove project to write")->required();
   command->add_option("--raw-data-dir", arguments->raw_data_dirs,

@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   register_pixel(app, action);
   register_run(app, action);
   register_import(app, action);
+  register_autocontext(app, action);
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;
     for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {

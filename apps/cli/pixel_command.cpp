@@ -10,6 +10,7 @@
 #include "engine_setup.h"
 #include "grove/core/blocking.h"
 #include "grove/project/project.h"
+#include "label_image.h"
 
 namespace grove::cli {
 
@@ -26,7 +27,9 @@ struct TrainArguments {
   EngineArguments engine;
 };
 
-// Copies a label image into the lane's sparse label store, block by block.
+}  // namespace
+
+// Copies a label image into the lane's sparse label store, block by block (label_image.h).
 Status load_label_image(const std::string& path, PixelLane& lane) {
   GROVE_ASSIGN_OR_RETURN(std::unique_ptr<ImageReader> reader, open_image(path));
   const ImageInfo& info = reader->info();
@@ -64,6 +67,8 @@ Status load_label_image(const std::string& path, PixelLane& lane) {
   }
   return ok_status();
 }
+
+namespace {
 
 Status run_train(const TrainArguments& arguments) {
   if (arguments.images.empty())

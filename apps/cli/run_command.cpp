@@ -9,6 +9,7 @@
 #include "engine_setup.h"
 #include "grove/filters/convert_values.h"
 #include "grove/project/project.h"
+#include "grove/project/project_export.h"
 #include "grove/workflows/pixel/export.h"
 
 namespace grove::cli {
@@ -41,13 +42,14 @@ Status run_exports(const Project& project, const std::vector<std::string>& input
     ExportRequest request = base;
     request.input = file;
     if (request.source == ExportSource::kLabels) {
-      for (size_t i = 0; i < project.pixel.lanes.size(); ++i) {
-        if (project.pixel.lanes[i].path == file) request.lane = i;
+      const std::vector<PixelLane>& lanes = project_lanes(project);
+      for (size_t i = 0; i < lanes.size(); ++i) {
+        if (lanes[i].path == file) request.lane = i;
       }
     }
     Progress progress = Progress::terminal_bar();
     GROVE_ASSIGN_OR_RETURN(std::string output,
-                           export_image(*engine, project.pixel, request, &progress));
+                           export_project_image(*engine, project, request, &progress));
     std::printf("%s -> %s\n", file.c_str(), output.c_str());
     std::fflush(stdout);
   }
@@ -62,8 +64,8 @@ Status run_run(const RunArguments& arguments) {
   const ExportSettings& settings = project.export_settings;
   request.source = settings.source;
   if (!arguments.source.empty()) {
-    GROVE_ASSIGN_OR_RETURN(request.source,
-                           std::move(parse_export_source(arguments.source)).context("--export"));
+    GROVE_RETURN_IF_ERROR(
+        set_export_source(project, arguments.source, request).context("--export"));
   }
   request.format = arguments.format.empty() ? settings.format : arguments.format;
   GROVE_ASSIGN_OR_RETURN(request.format,
@@ -96,7 +98,9 @@ void register_run(CLI::App& app, Action& action) {
       ->required();
   run->add_option(
       "--export", arguments->source,
-      "What to write: probabilities, simple-segmentation, uncertainty, features, labels, overlay");
+      "What to write: probabilities, simple-segmentation, uncertainty, features, labels, overlay; "
+      "for autocontext projects also per stage ('probabilities-stage-1') and "
+      "probabilities-all-stages");
   run->add_option("--format", arguments->format,
                   "Output format: hdf5, tiff, png, jpeg, npy, zarr, n5");
   run->add_option("--output", arguments->output,

@@ -102,6 +102,23 @@ Status gaussian_derivatives(const FloatVolume& source, const Region3& bounds, co
   GROVE_RETURN_IF_ERROR(run_pass(source, 2, bounds, after_x, pass_kernels, along_x));
 
   std::vector<FloatVolume> along_y, along_z;
+  if (three_d && radius <= 4) {
+    // y and z passes in one sweep (the y-filtered planes stay in cache).
+    for (size_t xi = 0; xi < x_orders.size(); ++xi) {
+      std::vector<const Kernel1D*> y_kernels, z_kernels;
+      std::vector<FloatVolume*> targets;
+      for (size_t i = 0; i < orders.size(); ++i) {
+        if (orders[i].x != x_orders[xi]) continue;
+        GROVE_ASSIGN_OR_RETURN(results[i], FloatVolume::allocate(out));
+        y_kernels.push_back(kernels[orders[i].y]);
+        z_kernels.push_back(kernels[orders[i].z]);
+        targets.push_back(&results[i]);
+      }
+      convolve_y_then_z(along_x[xi], bounds, y_kernels, z_kernels, targets);
+      along_x[xi] = FloatVolume();
+    }
+    return ok_status();
+  }
   for (size_t xi = 0; xi < x_orders.size(); ++xi) {
     // y pass: one output per distinct y order among the orders with this x order.
     std::vector<int> y_orders;
@@ -307,6 +324,15 @@ Status compute_scale_features(const FloatVolume& source, const Region3& bounds, 
     std::vector<FloatVolume> tensor;
     const Kernel1D* smoothing_kernel = &feature_kernels[0];
     for (FloatVolume& component : along_x) {
+      if (three_d) {
+        GROVE_ASSIGN_OR_RETURN(FloatVolume smoothed, FloatVolume::allocate(out));
+        FloatVolume* target = &smoothed;
+        convolve_y_then_z(component, bounds, std::span(&smoothing_kernel, 1),
+                          std::span(&smoothing_kernel, 1), std::span(&target, 1));
+        component = FloatVolume();
+        tensor.push_back(std::move(smoothed));
+        continue;
+      }
       std::vector<FloatVolume> along_y;
       GROVE_RETURN_IF_ERROR(run_pass(component, 1, bounds, after_x.with_axis(1, out),
                                      std::span(&smoothing_kernel, 1), along_y));

@@ -44,12 +44,38 @@ void stream_copy(float* target, const float* source, int64_t n) {
   for (; i < n; ++i) target[i] = source[i];
 }
 
+#if defined(__AVX__)
+// Transposes 8 rows of 8 floats in place: afterwards r[j][i] is the former r[i][j].
+inline void transpose_8x8(__m256* r) {
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  const __m256 s0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+  const __m256 s1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 s2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+  const __m256 s3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 s4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
+  const __m256 s5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 s6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
+  const __m256 s7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+  r[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
+  r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+  r[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
+  r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+  r[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
+  r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+  r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
+  r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+#endif
+
 // Writes planar results into the pixel-major output of time point t: planes[k] (may be empty) goes
 // to channel k. Chunks of a row are interleaved in a small buffer that stays in L1, then written
 // out in one go, so every output cache line is written once instead of once per channel.
 void interleave_channels(const std::vector<FloatVolume>& planes, const Region3& region,
                          const View<float>& out, int64_t t) {
-  constexpr int64_t kChunk = 256;
+  constexpr int64_t kChunk = 64;
   const int64_t width = region.extent(2);
   const int64_t channels = static_cast<int64_t>(planes.size());
   const int64_t x_stride = out.strides()[kX];
@@ -67,7 +93,31 @@ void interleave_channels(const std::vector<FloatVolume>& planes, const Region3& 
       float* target_row = &out(t, z, y, 0, 0);
       for (int64_t x0 = 0; x0 < width; x0 += kChunk) {
         const int64_t n = std::min(width, x0 + kChunk) - x0;
-        for (int64_t k = 0; k < channels; ++k) {
+        int64_t k = 0;
+#if defined(__AVX__)
+        // Eight channels by eight pixels at a time, transposed in registers.
+        for (; k + 8 <= channels; k += 8) {
+          bool complete = true;
+          for (int i = 0; i < 8; ++i) complete &= rows[static_cast<size_t>(k + i)] != nullptr;
+          if (!complete) break;
+          int64_t x = 0;
+          for (; x + 8 <= n; x += 8) {
+            __m256 r[8];
+            for (int i = 0; i < 8; ++i)
+              r[i] = _mm256_loadu_ps(rows[static_cast<size_t>(k + i)] + x0 + x);
+            transpose_8x8(r);
+            for (int j = 0; j < 8; ++j)
+              _mm256_storeu_ps(&staging[static_cast<size_t>((x + j) * channels + k)], r[j]);
+          }
+          for (; x < n; ++x) {
+            for (int i = 0; i < 8; ++i) {
+              staging[static_cast<size_t>(x * channels + k + i)] =
+                  rows[static_cast<size_t>(k + i)][x0 + x];
+            }
+          }
+        }
+#endif
+        for (; k < channels; ++k) {
           const float* source = rows[static_cast<size_t>(k)];
           if (source == nullptr) continue;
           for (int64_t x = 0; x < n; ++x)

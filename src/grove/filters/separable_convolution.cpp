@@ -174,6 +174,120 @@ void convolve_axis(const FloatVolume& src, int axis, int64_t bound_begin, int64_
   }
 }
 
+void convolve_y_then_z(const FloatVolume& src, const Region3& bounds,
+                       std::span<const Kernel1D* const> y_kernels,
+                       std::span<const Kernel1D* const> z_kernels,
+                       std::span<FloatVolume* const> outputs) {
+  assert(y_kernels.size() == outputs.size() && z_kernels.size() == outputs.size());
+  if (outputs.empty() || outputs[0]->region().empty()) return;
+  const Region3& dst = outputs[0]->region();
+  const int radius = y_kernels[0]->radius;
+  constexpr int kMaximumRingRadius = 4;
+  // Distinct y kernels, each with the outputs that use it (at most three per fused z pass).
+  std::vector<const Kernel1D*> distinct;
+  std::vector<int> kernel_of(outputs.size());
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    auto it = std::find(distinct.begin(), distinct.end(), y_kernels[i]);
+    if (it == distinct.end()) {
+      distinct.push_back(y_kernels[i]);
+      it = distinct.end() - 1;
+    }
+    kernel_of[i] = static_cast<int>(it - distinct.begin());
+  }
+  const Region3 after_y = convolution_source_region(dst, 0, radius, bounds);
+  const bool ring_fits =
+      radius <= kMaximumRingRadius && bounds.extent(0) > 2 * radius + 1 && distinct.size() <= 3;
+  if (!ring_fits) {
+    for (size_t d = 0; d < distinct.size(); ++d) {
+      auto along_y = FloatVolume::allocate(after_y);
+      if (!along_y.ok()) return;
+      FloatVolume* y_output = &*along_y;
+      const Kernel1D* y_kernel = distinct[d];
+      convolve_axis(src, 1, bounds.begin[1], bounds.end[1], std::span(&y_kernel, 1),
+                    std::span(&y_output, 1));
+      for (size_t i = 0; i < outputs.size(); ++i) {
+        if (kernel_of[i] != static_cast<int>(d)) continue;
+        FloatVolume* z_output = outputs[i];
+        const Kernel1D* z_kernel = z_kernels[i];
+        convolve_axis(*along_y, 0, bounds.begin[0], bounds.end[0], std::span(&z_kernel, 1),
+                      std::span(&z_output, 1));
+      }
+    }
+    return;
+  }
+  const int ring_size = 2 * radius + 1;
+  const int64_t plane = dst.extent(1) * dst.extent(2);
+  const int64_t width = dst.extent(2);
+  thread_local std::vector<float> ring_storage;
+  ring_storage.resize(static_cast<size_t>(plane * ring_size) * distinct.size());
+  auto ring_plane = [&](size_t d, int64_t z) {
+    const int64_t slot = ((z % ring_size) + ring_size) % ring_size;
+    return ring_storage.data() + (static_cast<int64_t>(d) * ring_size + slot) * plane;
+  };
+  const Region3& sr = src.region();
+  PassScratch& scratch = pass_scratch();
+  scratch.row_pointers.resize(static_cast<size_t>(2 * radius + 1));
+  const float** rows = scratch.row_pointers.data() + radius;
+  KernelTaps y_taps[kMaximumKernelsPerPass];
+  for (size_t d = 0; d < distinct.size(); ++d) {
+    y_taps[d] = {distinct[d]->weights.data() + radius, distinct[d]->symmetric};
+  }
+  const int64_t x_offset = dst.begin[2] - sr.begin[2];
+  // The y-filtered planes are made in z order, each as soon as an output plane needs it.
+  int64_t next_plane = after_y.begin[0];
+  for (int64_t z = dst.begin[0]; z < dst.end[0]; ++z) {
+    const int64_t last_needed = std::min(z + radius, after_y.end[0] - 1);
+    for (; next_plane <= last_needed; ++next_plane) {
+      float* y_rows[kMaximumKernelsPerPass];
+      for (int64_t y = dst.begin[1]; y < dst.end[1]; ++y) {
+        for (int j = -radius; j <= radius; ++j) {
+          const int64_t position = reflect_index(y + j, bounds.begin[1], bounds.end[1]);
+          rows[j] = src.row(next_plane, position) + x_offset;
+        }
+        for (size_t d = 0; d < distinct.size(); ++d) {
+          y_rows[d] = ring_plane(d, next_plane) + (y - dst.begin[1]) * width;
+        }
+        combine_rows_any(static_cast<int>(distinct.size()), rows, radius, y_taps, y_rows, width);
+      }
+    }
+    // z pass of this plane, fused per y kernel.
+    for (size_t d = 0; d < distinct.size(); ++d) {
+      KernelTaps z_taps[kMaximumKernelsPerPass];
+      FloatVolume* targets[kMaximumKernelsPerPass];
+      int count = 0;
+      for (size_t i = 0; i < outputs.size(); ++i) {
+        if (kernel_of[i] != static_cast<int>(d)) continue;
+        z_taps[count] = {z_kernels[i]->weights.data() + radius, z_kernels[i]->symmetric};
+        targets[count] = outputs[i];
+        ++count;
+        if (count == kMaximumKernelsPerPass || i + 1 == outputs.size()) {
+          for (int64_t y = dst.begin[1]; y < dst.end[1]; ++y) {
+            for (int j = -radius; j <= radius; ++j) {
+              const int64_t position = reflect_index(z + j, bounds.begin[0], bounds.end[0]);
+              rows[j] = ring_plane(d, position) + (y - dst.begin[1]) * width;
+            }
+            float* out_rows[kMaximumKernelsPerPass];
+            for (int k = 0; k < count; ++k) out_rows[k] = targets[k]->row(z, y);
+            combine_rows_any(count, rows, radius, z_taps, out_rows, width);
+          }
+          count = 0;
+        }
+      }
+      if (count > 0) {
+        for (int64_t y = dst.begin[1]; y < dst.end[1]; ++y) {
+          for (int j = -radius; j <= radius; ++j) {
+            const int64_t position = reflect_index(z + j, bounds.begin[0], bounds.end[0]);
+            rows[j] = ring_plane(d, position) + (y - dst.begin[1]) * width;
+          }
+          float* out_rows[kMaximumKernelsPerPass];
+          for (int k = 0; k < count; ++k) out_rows[k] = targets[k]->row(z, y);
+          combine_rows_any(count, rows, radius, z_taps, out_rows, width);
+        }
+      }
+    }
+  }
+}
+
 void convolve_x_of_products(std::span<const FloatVolume* const> factors, std::span<const int> first,
                             std::span<const int> second, int64_t bound_begin, int64_t bound_end,
                             const Kernel1D& kernel, std::span<FloatVolume* const> outputs) {

@@ -40,6 +40,17 @@ inline int64_t reflect_index(int64_t position, int64_t begin, int64_t end) {
 void convolve_axis(const FloatVolume& src, int axis, int64_t bound_begin, int64_t bound_end,
                    std::span<const Kernel1D* const> kernels, std::span<FloatVolume* const> outputs);
 
+// A y pass followed by a z pass in one sweep over z: outputs[i] = z_kernels[i] applied along z
+// to (y_kernels[i] applied along y to src). The y-filtered planes live in a small ring of 2r+1
+// planes per distinct y kernel instead of whole volumes, so they stay in cache. src must cover
+// dst grown by r along y and z (clipped to bounds); bounds are the reflection limits. All
+// kernels must share one radius. Falls back to two plain passes where the ring would not help
+// (wide kernels) or reflection could fold more than once (data thinner than the kernel).
+void convolve_y_then_z(const FloatVolume& src, const Region3& bounds,
+                       std::span<const Kernel1D* const> y_kernels,
+                       std::span<const Kernel1D* const> z_kernels,
+                       std::span<FloatVolume* const> outputs);
+
 // The x pass of pointwise products: outputs[i] = (factors[first[i]] * factors[second[i]])
 // convolved along x with kernel, without storing the products (the structure tensor's
 // first smoothing pass). All factors cover one region; outputs cover dst as in convolve_axis.

@@ -15,6 +15,7 @@
 #include "grove/core/memory.h"
 #include "grove/io/axes.h"
 #include "grove/io/file_util.h"
+#include "grove/io/tiff_contiguous.h"
 
 namespace grove::io {
 
@@ -1327,8 +1328,24 @@ Result<std::unique_ptr<ImageWriter>> create_tiff(const std::string& path, const 
   }
 
   const int64_t data_bytes = shape.size() * static_cast<int64_t>(dtype_size(file_dtype));
-  const bool bigtiff = tiff_options.force_bigtiff || tiff_needs_bigtiff(data_bytes);
   GROVE_ASSIGN_OR_RETURN(AtomicOutput output, AtomicOutput::prepare(path, options.overwrite));
+  if (encode.compression == COMPRESSION_NONE) {
+    // ImageJ's layout: the pixels of all pages back to back (see tiff_contiguous.h).
+    ContiguousTiffLayout layout;
+    layout.shape = shape;
+    layout.dtype = file_dtype;
+    layout.samples = samples;
+    layout.description = description;
+    if (options.has_pixel_size && options.pixel_size[kX] > 0 && options.pixel_size[kY] > 0) {
+      layout.has_resolution = true;
+      layout.x_resolution = 1.0 / options.pixel_size[kX];
+      layout.y_resolution = 1.0 / options.pixel_size[kY];
+    }
+    layout.bigtiff = tiff_options.force_bigtiff ||
+                     tiff_needs_bigtiff(data_bytes + contiguous_tiff_overhead(layout));
+    return create_contiguous_tiff(std::move(output), layout);
+  }
+  const bool bigtiff = tiff_options.force_bigtiff || tiff_needs_bigtiff(data_bytes);
   auto handle = Handle::open(output.temporary_path(), bigtiff ? "w8" : "w");
   if (!handle.ok()) {
     return make_error(ErrorCode::kIo, "cannot create {}: {}", output.temporary_path(),

@@ -19,9 +19,12 @@
 // Writing: multi-page, uncompressed (default), LZW, Deflate, ZSTD or PackBits, with ImageJ
 // hyperstack metadata (uint8, uint16, float32; pages in ImageJ's c,z,t order; uint8 with 3
 // channels as RGB) so Fiji opens the axes right, or tifffile's shaped JSON description for other
-// dtypes (bool is written as uint8). BigTIFF when the data exceeds ~4 GB. Blocks may arrive in any
-// order: pages that cannot be encoded yet wait in a scratch file (unlinked, so nothing is left
-// behind) until commit.
+// dtypes (bool is written as uint8). BigTIFF when the data exceeds ~4 GB. Uncompressed files use
+// ImageJ's own layout (all pixels back to back, tiff_contiguous.h), which ImageJ and tifffile
+// require of ImageJ hyperstacks; blocks go straight to their place. Compressed files go through
+// libtiff (ImageJ 1.x itself reads them only through Bio-Formats): blocks may arrive in any order,
+// pages that cannot be encoded yet wait in a scratch file (unlinked, so nothing is left behind)
+// until commit.
 #pragma once
 
 #include <memory>

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <thread>
 
 #include "grove/io/io_test_support.h"
 #include "grove/io/npy.h"
@@ -369,51 +370,53 @@ TEST(TiffWrite, TifffileReadsHyperstacks) {
       {DType::i32, Shape5(2, 3, 10, 12, 2), "TZCYX", "(2, 3, 10, 12, 2)", "(0, 1, 3, 4, 2)"},
       {DType::u8, Shape5(1, 1, 10, 12, 2), "CYX", "(10, 12, 2)", "(1, 2, 0)"},
   };
-  for (const Case& c : cases) {
-    SCOPED_TRACE(c.axes);
-    const std::string path = dir.file(std::string(dtype_name(c.dtype)) + c.axes + ".tif");
-    WriteOptions options;
-    options.compression = "deflate";
-    options.has_pixel_size = true;
-    options.pixel_size = {0.5, 2.0, 0.25, 0.25};
-    options.pixel_unit = {"s", "µm", "µm", "µm"};
-    ASSERT_TRUE(write_image(path, pattern(c.dtype, c.shape), options).ok());
-    std::string output;
-    const bool imagej = c.dtype != DType::i32;
-    const std::string script =
-        "import sys, numpy as np, tifffile\n"
-        "t = tifffile.TiffFile(sys.argv[1])\n"
-        "s = t.series[0]\n"
-        "assert t.is_imagej == " +
-        std::string(imagej ? "True" : "False") +
-        ", t.is_imagej\n"
-        "assert s.axes == '" +
-        c.axes +
-        "', s.axes\n"
-        "a = s.asarray()\n"
-        "e = " +
-        numpy_pattern(std::string(dtype_name(c.dtype)), c.numpy_shape) +
-        "\n"
-        "got = a.transpose(" +
-        c.transpose +
-        ").reshape(e.shape)\n"
-        "assert (got == e).all()\n"
-        "if t.is_imagej:\n"
-        "    m = t.imagej_metadata\n"
-        "    assert m.get('unit') == 'micron', m\n"
-        "    if 'Z' in s.axes: assert m['spacing'] == 2.0, m\n"
-        "    x = t.pages[0].tags['XResolution'].value\n"
-        "    assert abs(x[0] / x[1] - 4.0) < 1e-6, x\n";
-    EXPECT_EQ(testing::run_python(script, {path}, &output), 0) << output;
-    // grove reads its own metadata back.
-    auto reader = open_tiff(path);
-    ASSERT_TRUE(reader.ok());
-    EXPECT_EQ((*reader)->info().shape, c.shape);
-    EXPECT_DOUBLE_EQ((*reader)->info().pixel_size[kX], 0.25);
-    if (c.shape.z() > 1) {
-      EXPECT_DOUBLE_EQ((*reader)->info().pixel_size[kZ], 2.0);
+  for (const char* compression : {"none", "deflate"})
+    for (const Case& c : cases) {
+      SCOPED_TRACE(std::string(c.axes) + " " + compression);
+      const std::string path =
+          dir.file(std::string(dtype_name(c.dtype)) + c.axes + compression + ".tif");
+      WriteOptions options;
+      options.compression = compression;
+      options.has_pixel_size = true;
+      options.pixel_size = {0.5, 2.0, 0.25, 0.25};
+      options.pixel_unit = {"s", "µm", "µm", "µm"};
+      ASSERT_TRUE(write_image(path, pattern(c.dtype, c.shape), options).ok());
+      std::string output;
+      const bool imagej = c.dtype != DType::i32;
+      const std::string script =
+          "import sys, numpy as np, tifffile\n"
+          "t = tifffile.TiffFile(sys.argv[1])\n"
+          "s = t.series[0]\n"
+          "assert t.is_imagej == " +
+          std::string(imagej ? "True" : "False") +
+          ", t.is_imagej\n"
+          "assert s.axes == '" +
+          c.axes +
+          "', s.axes\n"
+          "a = s.asarray()\n"
+          "e = " +
+          numpy_pattern(std::string(dtype_name(c.dtype)), c.numpy_shape) +
+          "\n"
+          "got = a.transpose(" +
+          c.transpose +
+          ").reshape(e.shape)\n"
+          "assert (got == e).all()\n"
+          "if t.is_imagej:\n"
+          "    m = t.imagej_metadata\n"
+          "    assert m.get('unit') == 'micron', m\n"
+          "    if 'Z' in s.axes: assert m['spacing'] == 2.0, m\n"
+          "    x = t.pages[0].tags['XResolution'].value\n"
+          "    assert abs(x[0] / x[1] - 4.0) < 1e-6, x\n";
+      EXPECT_EQ(testing::run_python(script, {path}, &output), 0) << output;
+      // grove reads its own metadata back.
+      auto reader = open_tiff(path);
+      ASSERT_TRUE(reader.ok());
+      EXPECT_EQ((*reader)->info().shape, c.shape);
+      EXPECT_DOUBLE_EQ((*reader)->info().pixel_size[kX], 0.25);
+      if (c.shape.z() > 1) {
+        EXPECT_DOUBLE_EQ((*reader)->info().pixel_size[kZ], 2.0);
+      }
     }
-  }
 }
 
 TEST(TiffWrite, BigTiff) {
@@ -467,15 +470,72 @@ TEST(TiffWrite, BlocksInAnyOrder) {
   ASSERT_TRUE((*writer)->commit().ok());
   EXPECT_EQ(dir.entries(), (std::vector<std::string>{"blocks.tif"}));
   EXPECT_TRUE(arrays_equal(read_image(path).value(), data));
+  // tifffile agrees: a 2-channel uint8 image written in blocks is an ImageJ CYX hyperstack.
+  if (testing::python_has("numpy, tifffile")) {
+    const Shape5 two(1, 1, 50, 80, 2);
+    const AnyArray channels = pattern(DType::u8, two);
+    const std::string cyx = dir.file("cyx.tif");
+    auto blocks = create_image(cyx, two, DType::u8);
+    ASSERT_TRUE(blocks.ok());
+    for (int64_t y = 40; y >= 0; y -= 20) {
+      const Box5 box({0, 0, y, 0, 0}, {1, 1, std::min<int64_t>(y + 20, 50), 80, 2});
+      ASSERT_TRUE((*blocks)->write(box, channels.crop(box)).ok());
+    }
+    ASSERT_TRUE((*blocks)->commit().ok());
+    std::string output;
+    EXPECT_EQ(testing::run_python("import sys, numpy as np, tifffile\n"
+                                  "s = tifffile.TiffFile(sys.argv[1]).series[0]\n"
+                                  "assert s.axes == 'CYX', s.axes\n"
+                                  "e = " +
+                                      numpy_pattern("uint8", "(50, 80, 2)") +
+                                      "\n"
+                                      "assert (np.moveaxis(s.asarray(), 0, -1) == e).all()\n",
+                                  {cyx}, &output),
+              0)
+        << output;
+  }
+}
+
+// Uncompressed RGB written one channel and a few rows at a time, from several threads.
+TEST(TiffWrite, PartialPixelsInTheContiguousLayout) {
+  TempDir dir;
+  const Shape5 shape(1, 2, 20, 30, 3);
+  const AnyArray data = pattern(DType::u8, shape);
+  const std::string path = dir.file("rgb.tif");
+  auto writer = create_image(path, shape, DType::u8);
+  ASSERT_TRUE(writer.ok());
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int64_t c = 0; c < 3; ++c) {
+    threads.emplace_back([&, c] {
+      for (int64_t z = 0; z < 2; ++z)
+        for (int64_t y = 15; y >= 0; y -= 5) {
+          const Box5 box({0, z, y, 3, c}, {1, z + 1, y + 5, 30, c + 1});
+          if (!(*writer)->write(box, data.crop(box)).ok()) ++failures;
+        }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  ASSERT_EQ(failures.load(), 0);
+  // Columns 0..2 were never written: zeros.
+  const Box5 rest({0, 0, 0, 0, 0}, {1, 2, 20, 3, 3});
+  ASSERT_TRUE((*writer)->write(rest, data.crop(rest)).ok());
+  ASSERT_TRUE((*writer)->commit().ok());
+  auto reader = open_tiff(path);
+  ASSERT_TRUE(reader.ok());
+  EXPECT_EQ((*reader)->info().axes, "zyxc");
+  EXPECT_TRUE(arrays_equal((*reader)->read_all().value(), data));
 }
 
 TEST(TiffWrite, UncommittedWritersLeaveNothing) {
   TempDir dir;
   const Shape5 shape(1, 4, 20, 20, 1);
-  {
-    auto writer = create_image(dir.file("a.tif"), shape, DType::u8);
+  for (const char* compression : {"none", "lzw"}) {
+    WriteOptions options;
+    options.compression = compression;
+    auto writer = create_image(dir.file("a.tif"), shape, DType::u8, options);
     ASSERT_TRUE(writer.ok());
-    // One page straight through, one into the scratch file.
+    // LZW: one page straight through, one into the scratch file.
     ASSERT_TRUE((*writer)
                     ->write(Box5({0, 0, 0, 0, 0}, {1, 1, 20, 20, 1}),
                             pattern(DType::u8, Shape5(1, 1, 20, 20, 1)))
@@ -484,8 +544,9 @@ TEST(TiffWrite, UncommittedWritersLeaveNothing) {
                     ->write(Box5({0, 3, 0, 0, 0}, {1, 4, 10, 20, 1}),
                             pattern(DType::u8, Shape5(1, 1, 10, 20, 1)))
                     .ok());
+    writer->reset();
+    EXPECT_TRUE(dir.entries().empty()) << compression;
   }
-  EXPECT_TRUE(dir.entries().empty());
 }
 
 TEST(TiffWrite, RefusesBadRequests) {

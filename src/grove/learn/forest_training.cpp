@@ -515,6 +515,15 @@ void quantise(Problem& problem, ThreadPool* pool) {
     }
     // A heavy last value can leave an edge above every value: harmless, its bin is empty.
   };
+  // Each feature's edges padded with +inf to 256 entries, so that a value's bin (the number of
+  // edges <= it) takes 8 branch-free halving steps.
+  auto padded_edges = [&] {
+    std::vector<float> padded(columns * 256, std::numeric_limits<float>::infinity());
+    for (int64_t f = 0; f < columns; ++f)
+      std::copy(problem.edges[f].begin(), problem.edges[f].end(), &padded[f * 256]);
+    return padded;
+  };
+  std::vector<float> padded;
   auto bin_rows = [&](int64_t chunk, int64_t chunk_rows) {
     const int64_t begin = chunk * chunk_rows;
     const int64_t end = std::min(rows, begin + chunk_rows);
@@ -522,9 +531,12 @@ void quantise(Problem& problem, ThreadPool* pool) {
       const float* row = problem.features.row(r);
       uint8_t* out = &problem.binned[r * columns];
       for (int64_t f = 0; f < columns; ++f) {
-        const std::vector<float>& edges = problem.edges[f];
-        out[f] = static_cast<uint8_t>(std::upper_bound(edges.begin(), edges.end(), row[f]) -
-                                      edges.begin());
+        const float* edges = &padded[f * 256];
+        const float value = row[f];
+        int bin = 0;
+        for (int step = 128; step >= 1; step >>= 1)
+          bin += edges[bin + step - 1] <= value ? step : 0;
+        out[f] = static_cast<uint8_t>(bin);
       }
     }
   };
@@ -533,9 +545,11 @@ void quantise(Problem& problem, ThreadPool* pool) {
   const int64_t chunks = (rows + kChunkRows - 1) / kChunkRows;
   if (pool != nullptr) {
     pool->parallel_for(columns, edges_of);
+    padded = padded_edges();
     pool->parallel_for(chunks, [&](int64_t c) { bin_rows(c, kChunkRows); });
   } else {
     for (int64_t f = 0; f < columns; ++f) edges_of(f);
+    padded = padded_edges();
     for (int64_t c = 0; c < chunks; ++c) bin_rows(c, kChunkRows);
   }
   problem.max_bins = 1;
@@ -704,8 +718,9 @@ Result<RandomForest> train_classification_forest(FeatureMatrix features,
         std::unique(problem.class_labels.begin(), problem.class_labels.end()),
         problem.class_labels.end());
   }
-  if (problem.class_labels.size() > 65536)
-    return make_error(ErrorCode::kInvalidArgument, "{} classes are too many (at most 65536)",
+  // Each training thread keeps per-bin class histograms; this bounds their memory (tens of MB).
+  if (problem.class_labels.size() > 4096)
+    return make_error(ErrorCode::kInvalidArgument, "{} classes are too many (at most 4096)",
                       problem.class_labels.size());
   problem.outputs = static_cast<int>(problem.class_labels.size());
   problem.class_of_row.assign(features.rows, 0);
@@ -746,10 +761,10 @@ Result<RandomForest> train_regression_forest(FeatureMatrix features, FeatureMatr
                                              const CancelToken* cancel, Progress* progress) {
   GROVE_RETURN_IF_ERROR(check_features(features, targets.rows));
   GROVE_RETURN_IF_ERROR(check_forest_options(options, features.columns));
-  if (targets.columns < 1 || targets.columns > 65536 || targets.data == nullptr ||
+  if (targets.columns < 1 || targets.columns > 4096 || targets.data == nullptr ||
       targets.row_stride < targets.columns)
-    return make_error(ErrorCode::kInvalidArgument, "regression targets: {} outputs per sample",
-                      targets.columns);
+    return make_error(ErrorCode::kInvalidArgument,
+                      "regression targets: {} outputs per sample (1..4096)", targets.columns);
   Problem problem;
   problem.kind = ForestKind::kRegression;
   problem.features = features;

@@ -2,8 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <numeric>
 
 #include "grove/learn/forest_test_util.h"
@@ -297,6 +302,57 @@ TEST(ForestTraining, CancelStopsTraining) {
       train_classification_forest(blobs.matrix(), blobs.labels, {}, options, nullptr, &cancel);
   ASSERT_FALSE(forest.ok());
   EXPECT_EQ(forest.error().code(), ErrorCode::kCancelled);
+}
+
+template <class T>
+std::vector<T> read_raw(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  std::vector<T> values(static_cast<size_t>(in.tellg()) / sizeof(T));
+  in.seekg(0);
+  in.read(reinterpret_cast<char*>(values.data()),
+          static_cast<std::streamsize>(values.size() * sizeof(T)));
+  return values;
+}
+
+// A real problem: ilastik's features of a fluorescence image, brush strokes for training and
+// other strokes for testing (forest_real_data_reference.py, which also scores VIGRA's forest).
+TEST(ForestTraining, RealImageStrokesAsWellAsVigra) {
+  const std::string shared = GROVE_SOURCE_DIR "/../shared";
+  if (!std::filesystem::exists(shared + "/data/ilastik_testdata/inputdata/2d.h5"))
+    GTEST_SKIP() << "shared test data not found at " << shared;
+  const auto folder = std::filesystem::temp_directory_path() /
+                      ("grove_forest_real_data_" + std::to_string(getpid()));
+  const std::string command = "/usr/bin/python3 " GROVE_SOURCE_DIR
+                              "/src/grove/learn/forest_real_data_reference.py '" +
+                              shared + "' '" + folder.string() + "'";
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  std::ifstream meta_file(folder / "meta.json");
+  const auto meta = nlohmann::json::parse(meta_file);
+  const int64_t columns = meta["columns"];
+  const auto train = read_raw<float>(folder / "train.f32");
+  const auto train_labels = read_raw<int32_t>(folder / "train_labels.i32");
+  const auto test = read_raw<float>(folder / "test.f32");
+  const auto test_labels = read_raw<int32_t>(folder / "test_labels.i32");
+  std::filesystem::remove_all(folder);
+  const double vigra_accuracy = meta["vigra_accuracy"];
+  ThreadPool pool(2);
+  for (SplitSearch search : {SplitSearch::kHistogram, SplitSearch::kExact}) {
+    ForestOptions options;
+    options.split_search = search;
+    auto forest = train_classification_forest(
+        FeatureMatrix(train.data(), static_cast<int64_t>(train_labels.size()), columns),
+        train_labels, {}, options, &pool);
+    ASSERT_TRUE(forest.ok()) << forest.error().to_string();
+    auto predicted = forest->predict_labels(
+        FeatureMatrix(test.data(), static_cast<int64_t>(test_labels.size()), columns), &pool);
+    ASSERT_TRUE(predicted.ok());
+    const double grove_accuracy = accuracy(*predicted, test_labels);
+    std::printf("real strokes (%s search): grove accuracy %.4f, VIGRA %.4f\n",
+                search == SplitSearch::kExact ? "exact" : "histogram", grove_accuracy,
+                vigra_accuracy);
+    EXPECT_GT(grove_accuracy, 0.97);
+    EXPECT_GE(grove_accuracy, vigra_accuracy - 0.005);
+  }
 }
 
 TEST(ForestTraining, OptionsJsonRoundTrip) {

@@ -62,75 +62,138 @@ bool row_has_nan(const float* row, int64_t columns) {
   return nan;
 }
 
-// The block being predicted, transposed: feature f of row r is at values[f * stride + r], so the
-// values one node compares for consecutive rows are adjacent in memory (one vector load).
-struct TransposedBlock {
-  const float* values;
-  int64_t stride;  // rows of the block, padded
+// Prediction works on blocks of this many rows, transposed: feature f of row r is at
+// x[f * kBlockRows + r], so the values one node compares for neighbouring rows are adjacent in
+// memory (one vector load), and the block (49 features: 25 KiB) stays in the L1 cache.
+constexpr int64_t kBlockRows = 128;
+
+// Where walks end: a leaf's values, or an inner node's when a depth limit stops the walk.
+struct ValueTables {
+  const float* leaf;
+  const float* inner;
+  int64_t outputs;
 };
 
-// Walks a row from node `at` to its leaf; returns the child code (-1 - leaf).
-inline int32_t walk_from(const ForestNode* nodes, int32_t at, const TransposedBlock& block,
-                         int64_t row) {
-  const float* x = block.values + row;
-  // A branch, not an index: the rows that walk alone here are neighbours of each other too, so
-  // the branches predict well and the processor runs ahead.
-  while (at >= 0) {
-    const ForestNode& node = nodes[at];
-    if (x[static_cast<int64_t>(node.feature) * block.stride] < node.threshold)
-      at = node.children[0];
-    else
-      at = node.children[1];
-  }
-  return at;
-}
-
-// Walks rows [0, rows) of a block through one tree, writing each row's child code (-1 - leaf).
-// Neighbouring pixels mostly take the same path, so groups of 8 rows walk together (one vector
-// compare per node) until they part; from there each row walks alone.
-void walk_rows(const ForestNode* nodes, const TransposedBlock& block, int64_t rows,
-               int32_t* leaves) {
-  int64_t r = 0;
-#if defined(__AVX__)
-  for (; r + 8 <= rows; r += 8) {
-    const float* x = block.values + r;
-    int32_t at = 0;
-    for (;;) {
-      const ForestNode& node = nodes[at];
-      const __m256 values = _mm256_loadu_ps(x + static_cast<int64_t>(node.feature) * block.stride);
-      const int below =
-          _mm256_movemask_ps(_mm256_cmp_ps(values, _mm256_set1_ps(node.threshold), _CMP_LT_OQ));
-      if (below == 0xFF || below == 0) {
-        at = node.children[below == 0 ? 1 : 0];
-        if (at < 0) {
-          for (int lane = 0; lane < 8; ++lane) leaves[r + lane] = at;
-          break;
-        }
-        continue;
-      }
-      for (int lane = 0; lane < 8; ++lane)
-        leaves[r + lane] =
-            walk_from(nodes, node.children[(below >> lane) & 1 ? 0 : 1], block, r + lane);
-      break;
+// Walks one row (x points at its first feature in the transposed block) from node `at`, which
+// sits at depth `depth`; returns the values where it ends. A branch, not an index: the rows that
+// walk alone are neighbours of each other too, so the branches predict well.
+template <bool kLimited>
+inline const float* walk_row(const ForestNode* nodes, int32_t at, int depth, const float* x,
+                             const ValueTables& tables, int max_depth) {
+  for (;; ++depth) {
+    if constexpr (kLimited) {
+      if (depth >= max_depth) return tables.inner + static_cast<int64_t>(at) * tables.outputs;
     }
-  }
-#endif
-  for (; r < rows; ++r) leaves[r] = walk_from(nodes, 0, block, r);
-}
-
-// Depth-limited walk: the value (a leaf's, or an inner node's when max_depth stops there).
-inline const float* walk_limited(const ForestNode* nodes, const float* leaf_values,
-                                 const float* inner_values, int64_t outputs,
-                                 const TransposedBlock& block, int64_t row, int max_depth) {
-  const float* x = block.values + row;
-  int32_t at = 0;
-  for (int depth = 0;; ++depth) {
-    if (depth >= max_depth) return inner_values + static_cast<int64_t>(at) * outputs;
     const ForestNode& node = nodes[at];
-    const int32_t next = node.next(x[static_cast<int64_t>(node.feature) * block.stride]);
-    if (ForestNode::is_leaf(next)) return leaf_values + ForestNode::leaf_of(next) * outputs;
+    int32_t next;
+    if (x[static_cast<int64_t>(node.feature) * kBlockRows] < node.threshold)
+      next = node.children[0];
+    else
+      next = node.children[1];
+    if (next < 0) return tables.leaf + ForestNode::leaf_of(next) * tables.outputs;
     at = next;
   }
+}
+
+template <int kOutputs>
+inline void add_to_row(double* sum, int64_t row, const float* value, int64_t outputs) {
+  if constexpr (kOutputs > 0) outputs = kOutputs;
+  for (int64_t c = 0; c < outputs; ++c) sum[c * kBlockRows + row] += value[c];
+}
+
+#if defined(__AVX__)
+// Walks kGroups groups of 8 neighbouring rows (rows first .. first + 8 * kGroups) through one
+// tree. Neighbouring pixels mostly take the same path, so a group walks together, one vector
+// compare per node, until it reaches a leaf or its rows part; the groups step in turn so that
+// their memory loads overlap. Rows of a group that parted finish alone.
+template <bool kLimited, int kGroups, int kOutputs>
+void walk_groups(const ForestNode* nodes, const float* x, int64_t first, const ValueTables& tables,
+                 int max_depth, double* sum) {
+  const int64_t outputs = kOutputs > 0 ? kOutputs : tables.outputs;
+  int32_t at[kGroups];
+  int below[kGroups];
+  int parted_depth[kGroups];
+  unsigned walking = (1u << kGroups) - 1;
+  unsigned parted = 0;
+  unsigned stopped = 0;  // stopped by the depth limit at an inner node
+  for (int g = 0; g < kGroups; ++g) {
+    at[g] = 0;
+    below[g] = 0;
+    parted_depth[g] = 0;
+  }
+  for (int depth = 0; walking != 0; ++depth) {
+    if constexpr (kLimited) {
+      if (depth >= max_depth) {
+        stopped = walking;
+        break;
+      }
+    }
+    for (int g = 0; g < kGroups; ++g) {
+      if (!((walking >> g) & 1)) continue;
+      const ForestNode& node = nodes[at[g]];
+      const __m256 values =
+          _mm256_loadu_ps(x + first + 8 * g + static_cast<int64_t>(node.feature) * kBlockRows);
+      const int mask =
+          _mm256_movemask_ps(_mm256_cmp_ps(values, _mm256_set1_ps(node.threshold), _CMP_LT_OQ));
+      if (mask == 0xFF || mask == 0) {
+        // Both children are loaded with the node; selecting between registers keeps the
+        // memory load off the chain from one node to the next.
+        const int32_t left = node.children[0];
+        const int32_t right = node.children[1];
+        const int32_t next = mask == 0 ? right : left;
+        at[g] = next;
+        if (next < 0) walking &= ~(1u << g);
+      } else {
+        below[g] = mask;
+        parted_depth[g] = depth;
+        parted |= 1u << g;
+        walking &= ~(1u << g);
+      }
+    }
+  }
+  for (int g = 0; g < kGroups; ++g) {
+    const int64_t row = first + 8 * g;
+    if ((parted >> g) & 1) {
+      // at[g] is the node where the group parted, at depth parted_depth[g].
+      const ForestNode& node = nodes[at[g]];
+      const int depth = parted_depth[g];
+      for (int lane = 0; lane < 8; ++lane) {
+        const int32_t child = node.children[(below[g] >> lane) & 1 ? 0 : 1];
+        const float* v = child < 0 ? tables.leaf + ForestNode::leaf_of(child) * outputs
+                                   : walk_row<kLimited>(nodes, child, depth + 1, x + row + lane,
+                                                        tables, max_depth);
+        add_to_row<kOutputs>(sum, row + lane, v, outputs);
+      }
+      continue;
+    }
+    const float* value = ((stopped >> g) & 1) ? tables.inner + static_cast<int64_t>(at[g]) * outputs
+                                              : tables.leaf + ForestNode::leaf_of(at[g]) * outputs;
+    for (int64_t c = 0; c < outputs; ++c) {
+      double* s = sum + c * kBlockRows + row;
+      const double add = value[c];
+      for (int lane = 0; lane < 8; ++lane) s[lane] += add;
+    }
+  }
+}
+#endif
+
+// Walks the rows of a transposed block through one tree and adds where each ends to sum
+// (outputs × kBlockRows, class-major). Every row gets exactly one addition per tree, in tree
+// order, as in the naive walk, so the results are the same bit for bit. kOutputs: the number of
+// outputs when known at compile time (2, the usual foreground/background), else 0.
+template <bool kLimited, int kOutputs>
+void walk_block(const ForestNode* nodes, const float* x, int64_t rows, const ValueTables& tables,
+                int max_depth, double* sum) {
+  int64_t r = 0;
+#if defined(__AVX__)
+  for (; r + 32 <= rows; r += 32)
+    walk_groups<kLimited, 4, kOutputs>(nodes, x, r, tables, max_depth, sum);
+  for (; r + 8 <= rows; r += 8)
+    walk_groups<kLimited, 1, kOutputs>(nodes, x, r, tables, max_depth, sum);
+#endif
+  for (; r < rows; ++r)
+    add_to_row<kOutputs>(sum, r, walk_row<kLimited>(nodes, 0, 0, x + r, tables, max_depth),
+                         tables.outputs);
 }
 
 }  // namespace
@@ -314,59 +377,47 @@ Status RandomForest::check_prediction_shapes(FeatureMatrix features, MatrixView<
 
 void RandomForest::predict_block(FeatureMatrix features, MatrixView<float> out,
                                  int max_depth) const {
-  const int64_t rows = features.rows;
   const int64_t columns = features.columns;
   const int64_t outputs = output_count();
   const int64_t trees = tree_count();
-  // Transpose the block (and note the rows holding a NaN on the way).
-  std::vector<float> transposed(columns * rows);
-  std::vector<uint8_t> has_nan(rows, 0);
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* x = features.row(r);
-    bool nan = false;
-    for (int64_t c = 0; c < columns; ++c) {
-      transposed[c * rows + r] = x[c];
-      nan |= std::isnan(x[c]);
-    }
-    has_nan[r] = nan;
-  }
-  const TransposedBlock block{transposed.data(), rows};
-  std::vector<double> sum(rows * outputs, 0.0);
-  std::vector<int32_t> leaves(rows);
-  for (int64_t t = 0; t < trees; ++t) {
-    const ForestNode* nodes = parts_.nodes.data() + parts_.tree_node_begin[t];
-    const float* values = tree_leaf_values(t);
-    if (max_depth > 0) {
-      const float* inner = internal_values_.data() + parts_.tree_node_begin[t] * outputs;
-      for (int64_t r = 0; r < rows; ++r) {
-        const float* v = walk_limited(nodes, values, inner, outputs, block, r, max_depth);
-        double* s = &sum[r * outputs];
-        for (int64_t c = 0; c < outputs; ++c) s[c] += v[c];
-      }
-      continue;
-    }
-    walk_rows(nodes, block, rows, leaves.data());
-    if (outputs == 2) {
-      for (int64_t i = 0; i < rows; ++i) {
-        const float* v = values + 2 * ForestNode::leaf_of(leaves[i]);
-        sum[2 * i] += v[0];
-        sum[2 * i + 1] += v[1];
-      }
-    } else {
-      for (int64_t i = 0; i < rows; ++i) {
-        const float* v = values + outputs * ForestNode::leaf_of(leaves[i]);
-        double* s = &sum[i * outputs];
-        for (int64_t c = 0; c < outputs; ++c) s[c] += v[c];
-      }
-    }
-  }
   const double tree_total = static_cast<double>(trees);
   const float nan_value =
       kind() == ForestKind::kClassification ? 0.0f : std::numeric_limits<float>::quiet_NaN();
-  for (int64_t r = 0; r < rows; ++r) {
-    float* o = out.row(r);
-    for (int64_t c = 0; c < outputs; ++c)
-      o[c] = has_nan[r] ? nan_value : static_cast<float>(sum[r * outputs + c] / tree_total);
+  std::vector<float> transposed(columns * kBlockRows);
+  std::vector<double> sum(outputs * kBlockRows);
+  std::vector<uint8_t> has_nan(kBlockRows);
+  for (int64_t begin = 0; begin < features.rows; begin += kBlockRows) {
+    const int64_t rows = std::min(kBlockRows, features.rows - begin);
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* x = features.row(begin + r);
+      for (int64_t c = 0; c < columns; ++c) transposed[c * kBlockRows + r] = x[c];
+    }
+    // NaN rows, found column by column (contiguous, so it vectorises).
+    std::fill(has_nan.begin(), has_nan.end(), 0);
+    for (int64_t c = 0; c < columns; ++c) {
+      const float* column = &transposed[c * kBlockRows];
+      for (int64_t r = 0; r < rows; ++r) has_nan[r] |= column[r] != column[r];
+    }
+    std::fill(sum.begin(), sum.end(), 0.0);
+    for (int64_t t = 0; t < trees; ++t) {
+      const ForestNode* nodes = parts_.nodes.data() + parts_.tree_node_begin[t];
+      const ValueTables tables{tree_leaf_values(t),
+                               internal_values_.data() + parts_.tree_node_begin[t] * outputs,
+                               outputs};
+      const float* x = transposed.data();
+      if (max_depth > 0) {
+        walk_block<true, 0>(nodes, x, rows, tables, max_depth, sum.data());
+      } else if (outputs == 2) {
+        walk_block<false, 2>(nodes, x, rows, tables, max_depth, sum.data());
+      } else {
+        walk_block<false, 0>(nodes, x, rows, tables, max_depth, sum.data());
+      }
+    }
+    for (int64_t r = 0; r < rows; ++r) {
+      float* o = out.row(begin + r);
+      for (int64_t c = 0; c < outputs; ++c)
+        o[c] = has_nan[r] ? nan_value : static_cast<float>(sum[c * kBlockRows + r] / tree_total);
+    }
   }
 }
 
@@ -376,9 +427,7 @@ Status RandomForest::predict(FeatureMatrix features, MatrixView<float> out, Thre
   if (options.max_depth < 0)
     return make_error(ErrorCode::kInvalidArgument, "max_depth {} < 0", options.max_depth);
   const int64_t block =
-      options.block_rows > 0
-          ? std::min<int64_t>(options.block_rows, 1 << 16)
-          : std::clamp<int64_t>(8192 / std::max<int64_t>(features.columns, 1) / 8 * 8, 32, 256);
+      options.block_rows > 0 ? std::min<int64_t>(options.block_rows, 1 << 20) : 1024;
   const int64_t blocks = (features.rows + block - 1) / block;
   auto run = [&](int64_t b) {
     const int64_t begin = b * block;

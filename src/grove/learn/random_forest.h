@@ -84,7 +84,8 @@ struct PredictOptions {
   // the training samples that reached that node gave (their class distribution or mean): a
   // faster, coarser preview for interactive use.
   int max_depth = 0;
-  // Samples walked through one tree at a time; 0: about 32 KiB of features (the L1 cache).
+  // Samples per parallel task (0: 1024). Within a task, blocks of 128 samples walk through one
+  // tree after another.
   int64_t block_rows = 0;
 };
 

@@ -219,6 +219,18 @@ TEST(RandomForest, FastPredictionEqualsNaiveBitForBit) {
     }
   }
   for (int64_t c = 0; c < k; ++c) EXPECT_EQ(naive[1000 * k + c], 0.0f);
+
+  // Rows with gaps between them (a channel subset of a wider image) predict the same.
+  std::vector<float> padded(test.rows * 15, 1e30f);
+  for (int64_t r = 0; r < test.rows; ++r) std::copy_n(&test.features[r * 12], 12, &padded[r * 15]);
+  std::vector<float> strided(test.rows * k);
+  ASSERT_TRUE(forest
+                  ->predict(FeatureMatrix(padded.data(), test.rows, 12, 15),
+                            MatrixView<float>(strided.data(), test.rows, k))
+                  .ok());
+  ASSERT_TRUE(
+      forest->predict_naive(test.matrix(), MatrixView<float>(naive.data(), test.rows, k)).ok());
+  EXPECT_EQ(strided, naive);
 }
 
 TEST(RandomForest, MergeAveragesByTreeCount) {

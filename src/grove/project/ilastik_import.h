@@ -1,6 +1,8 @@
-// Importing ilastik 1.2–1.4 pixel-classification projects (.ilp, HDF5; layout in DESIGN.md §5):
-// raw data paths and axis tags, label sets with names and colours, the feature selection (with
-// ComputeIn2d) and the stored VIGRA forests, so that grove predicts what ilastik predicted.
+// Importing ilastik 1.2–1.4 pixel-classification and autocontext projects (.ilp, HDF5; layout
+// in DESIGN.md §5): raw data paths and axis tags, label sets with names and colours, the feature
+// selection (with ComputeIn2d) and the stored VIGRA forests, so that grove predicts what ilastik
+// predicted. Autocontext projects hold one such classifier per stage (PixelClassification,
+// PixelClassification01, ...; FeatureSelections, FeatureSelections01, ...).
 // The .ilp is opened read-only and never modified.
 #pragma once
 

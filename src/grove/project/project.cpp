@@ -1,12 +1,16 @@
 #include "grove/project/project.h"
 
 #include <fcntl.h>
+#include <signal.h>
+
 #include <unistd.h>
+#include <cerrno>
+#include <cstdlib>
 
 #include <fmt/format.h>
 #include <filesystem>
+#include <random>
 
-#include "grove/io/file_util.h"
 #include "grove/io/hdf5_file.h"
 #include "grove/learn/forest_hdf5.h"
 #include "grove/learn/forest_prediction.h"
@@ -21,7 +25,9 @@ namespace {
 constexpr const char* kFormatName = "grove-project";
 
 // Paths under the project's directory are stored relative to it, so a project folder can move.
+// An image held in memory (the Python module's arrays) has no path, and keeps none.
 std::string stored_path(const std::string& input, const fs::path& project_dir) {
+  if (input.empty()) return "";
   const ImagePath parts = split_image_path(input);
   std::error_code ec;
   fs::path file = fs::absolute(parts.file, ec).lexically_normal();
@@ -117,21 +123,60 @@ Result<std::shared_ptr<LabelStore>> read_labels(const hdf5::Group& group,
   return store;
 }
 
-Status write_project_file(const Project& project, const std::string& file_name,
-                          const fs::path& project_dir) {
-  GROVE_ASSIGN_OR_RETURN(hdf5::File file, hdf5::File::create(file_name, /*overwrite=*/true));
-  GROVE_RETURN_IF_ERROR(file.write_attribute("grove_format", kFormatName));
-  GROVE_RETURN_IF_ERROR(file.write_attribute("format_version", int64_t{kProjectFormatVersion}));
-  GROVE_RETURN_IF_ERROR(file.write_attribute("created_by", "grove 0.1.0"));
-  GROVE_RETURN_IF_ERROR(file.write_string("workflow", project.workflow));
-  const PixelClassification& pixel = project.pixel;
-
-  GROVE_ASSIGN_OR_RETURN(hdf5::Group inputs, file.create_group("inputs"));
-  for (size_t i = 0; i < pixel.lanes.size(); ++i) {
-    GROVE_RETURN_IF_ERROR(write_lane(inputs, i, pixel.lanes[i], project_dir));
+// Reads what write_classifier wrote into pixel, whose lanes are set.
+Status read_classifier(const hdf5::Group& group, const std::string& path,
+                       PixelClassification& pixel) {
+  GROVE_ASSIGN_OR_RETURN(hdf5::Dataset names_dataset, group.open_dataset("class_names"));
+  GROVE_ASSIGN_OR_RETURN(std::vector<std::string> names, names_dataset.read_strings());
+  GROVE_ASSIGN_OR_RETURN(hdf5::Dataset colors_dataset, group.open_dataset("class_colors"));
+  GROVE_ASSIGN_OR_RETURN(std::vector<int64_t> colors, colors_dataset.read_vector<int64_t>());
+  if (colors.size() != 3 * names.size())
+    return make_error(ErrorCode::kCorrupt, "{}: class colours do not match the names", path);
+  for (size_t k = 0; k < names.size(); ++k) {
+    LabelClass c{names[k], {}};
+    for (int i = 0; i < 3; ++i)
+      c.color[i] = static_cast<uint8_t>(std::clamp<int64_t>(colors[3 * k + i], 0, 255));
+    pixel.classes.push_back(std::move(c));
   }
+  GROVE_ASSIGN_OR_RETURN(std::string features_json, group.read_string("features"));
+  auto features = nlohmann::json::parse(features_json, nullptr, false);
+  if (features.is_discarded())
+    return make_error(ErrorCode::kCorrupt, "{}: the feature selection is not valid JSON", path);
+  GROVE_ASSIGN_OR_RETURN(pixel.features, filters::feature_selection_from_json(features));
+  GROVE_ASSIGN_OR_RETURN(std::string forest_json, group.read_string("forest_options"));
+  auto forest_options = nlohmann::json::parse(forest_json, nullptr, false);
+  if (forest_options.is_discarded())
+    return make_error(ErrorCode::kCorrupt, "{}: the forest options are not valid JSON", path);
+  try {
+    pixel.forest_options = forest_options.get<ForestOptions>();
+  } catch (const std::exception& e) {
+    return make_error(ErrorCode::kCorrupt, "{}: bad forest options: {}", path, e.what());
+  }
+  if (group.exists("labels")) {
+    GROVE_ASSIGN_OR_RETURN(hdf5::Group labels, group.open_group("labels"));
+    for (size_t i = 0; i < pixel.lanes.size(); ++i) {
+      const std::string name = fmt::format("lane{:04d}", i);
+      if (!labels.exists(name)) continue;
+      GROVE_ASSIGN_OR_RETURN(hdf5::Group lane_labels, labels.open_group(name));
+      GROVE_ASSIGN_OR_RETURN(pixel.lanes[i].labels, read_labels(lane_labels, pixel.lanes[i].shape));
+    }
+  }
+  if (group.exists("classifier")) {
+    GROVE_ASSIGN_OR_RETURN(hdf5::Group classifier, group.open_group("classifier"));
+    GROVE_ASSIGN_OR_RETURN(RandomForest forest, load_forest(classifier));
+    pixel.forest = std::make_shared<const RandomForest>(std::move(forest));
+    pixel.forest_id = forest_fingerprint(*pixel.forest);
+    GROVE_ASSIGN_OR_RETURN(pixel.trained_channels,
+                           classifier.read_attribute<int64_t>("trained_channels"));
+    GROVE_ASSIGN_OR_RETURN(int64_t volume, classifier.read_attribute<int64_t>("trained_volume_3d"));
+    pixel.trained_volume_3d = volume != 0;
+  }
+  return ok_status();
+}
 
-  GROVE_ASSIGN_OR_RETURN(hdf5::Group group, file.create_group("pixel"));
+// One classifier's group (the pixel workflow's "pixel", each autocontext stage's "stageNN"):
+// classes, feature selection, forest options, the labels of every lane and the trained forest.
+Status write_classifier(hdf5::Group& group, const PixelClassification& pixel) {
   std::vector<std::string> names;
   std::vector<uint8_t> colors;
   for (const LabelClass& c : pixel.classes) {
@@ -156,6 +201,41 @@ Status write_project_file(const Project& project, const std::string& file_name,
     GROVE_RETURN_IF_ERROR(
         classifier.write_attribute("trained_volume_3d", int64_t{pixel.trained_volume_3d ? 1 : 0}));
   }
+  return ok_status();
+}
+
+bool is_autocontext(const Project& project) { return project.workflow == kAutocontextWorkflow; }
+
+Status write_project_file(const Project& project, const std::string& file_name,
+                          const fs::path& project_dir) {
+  GROVE_ASSIGN_OR_RETURN(hdf5::File file, hdf5::File::create(file_name, /*overwrite=*/true));
+  GROVE_RETURN_IF_ERROR(file.write_attribute("grove_format", kFormatName));
+  // The oldest format that describes the file: older groves keep opening pixel projects.
+  const int64_t version = is_autocontext(project) ? 2 : 1;
+  GROVE_RETURN_IF_ERROR(file.write_attribute("format_version", version));
+  GROVE_RETURN_IF_ERROR(file.write_attribute("created_by", "grove 0.1.0"));
+  GROVE_RETURN_IF_ERROR(file.write_string("workflow", project.workflow));
+  const std::vector<PixelLane>& lanes =
+      is_autocontext(project) ? project.autocontext.lanes() : project.pixel.lanes;
+
+  GROVE_ASSIGN_OR_RETURN(hdf5::Group inputs, file.create_group("inputs"));
+  for (size_t i = 0; i < lanes.size(); ++i) {
+    GROVE_RETURN_IF_ERROR(write_lane(inputs, i, lanes[i], project_dir));
+  }
+
+  if (is_autocontext(project)) {
+    const Autocontext& autocontext = project.autocontext;
+    GROVE_ASSIGN_OR_RETURN(hdf5::Group group, file.create_group("autocontext"));
+    GROVE_RETURN_IF_ERROR(
+        group.write_attribute("stage_count", static_cast<int64_t>(autocontext.stage_count())));
+    for (size_t k = 0; k < autocontext.stage_count(); ++k) {
+      GROVE_ASSIGN_OR_RETURN(hdf5::Group stage, group.create_group(fmt::format("stage{:02d}", k)));
+      GROVE_RETURN_IF_ERROR(write_classifier(stage, autocontext.stages[k]));
+    }
+  } else {
+    GROVE_ASSIGN_OR_RETURN(hdf5::Group group, file.create_group("pixel"));
+    GROVE_RETURN_IF_ERROR(write_classifier(group, project.pixel));
+  }
 
   const ExportSettings& e = project.export_settings;
   GROVE_ASSIGN_OR_RETURN(hdf5::Group export_group, file.create_group("export"));
@@ -176,6 +256,21 @@ Status sync_file(const std::string& path) {
   ::close(fd);
   if (rc != 0) return make_error(ErrorCode::kIo, "cannot sync {} to disk", path);
   return ok_status();
+}
+
+// Removes temporary files that saves of this project killed before they finished left behind
+// (those whose process is gone).
+void remove_stale_temporaries(const fs::path& target) {
+  const std::string prefix = fmt::format(".{}.tmp-", target.filename().string());
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(target.parent_path(), ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    const long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
+    if (pid <= 0 || (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH)) {
+      fs::remove(entry.path(), ec);
+    }
+  }
 }
 
 }  // namespace
@@ -199,10 +294,11 @@ Status save_project(const Project& project, const std::string& path, bool overwr
   }
   const fs::path target = fs::absolute(path, ec);
   const fs::path dir = target.parent_path();
-  // What a killed save left beside the project goes; this save's temporary is renamed over the
-  // project only once it is complete and on disk.
-  io::remove_stale_temporaries(target.string());
-  const std::string temporary = (dir / io::temporary_name_for(target.string())).string();
+  std::random_device random;
+  const std::string temporary =
+      (dir / fmt::format(".{}.tmp-{}-{:08x}", target.filename().string(), ::getpid(), random()))
+          .string();
+  remove_stale_temporaries(target);
   Status status = write_project_file(project, temporary, dir);
   if (status.ok()) status = sync_file(temporary);
   if (status.ok()) {
@@ -235,18 +331,18 @@ Result<Project> load_project(const std::string& path) {
     }
     if (version < 1)
       return make_error(ErrorCode::kCorrupt, "bad project format version {}", version);
-    // Version 1 is the first format: there is nothing older to upgrade yet. Upgrades go here,
-    // one step per version, so every old project reads into the current model.
+    // Upgrades go here, one step per version, so every old project reads into the current
+    // model. Version 2 only added workflow "autocontext": a version 1 file reads as it is.
     Project project;
     project.path = path;
     const fs::path project_dir = fs::absolute(path).parent_path();
     GROVE_ASSIGN_OR_RETURN(project.workflow, file.read_string("workflow"));
-    if (project.workflow != "pixel-classification") {
+    if (project.workflow != "pixel-classification" && project.workflow != kAutocontextWorkflow) {
       return make_error(ErrorCode::kUnsupported,
                         "{} is a '{}' project, which this grove cannot open", path,
                         project.workflow);
     }
-    PixelClassification& pixel = project.pixel;
+    std::vector<PixelLane> lanes;
     GROVE_ASSIGN_OR_RETURN(hdf5::Group inputs, file.open_group("inputs"));
     GROVE_ASSIGN_OR_RETURN(std::vector<std::string> lane_names, inputs.child_groups());
     for (const std::string& name : lane_names) {
@@ -265,55 +361,36 @@ Result<Project> load_project(const std::string& path) {
                              group.read_attribute_vector<int64_t>("shape"));
       GROVE_ASSIGN_OR_RETURN(lane.shape, shape_from(shape, group.describe() + " shape"));
       lane.labels = std::make_shared<LabelStore>(lane.shape);
-      pixel.lanes.push_back(std::move(lane));
+      lanes.push_back(std::move(lane));
     }
-    GROVE_ASSIGN_OR_RETURN(hdf5::Group group, file.open_group("pixel"));
-    GROVE_ASSIGN_OR_RETURN(hdf5::Dataset names_dataset, group.open_dataset("class_names"));
-    GROVE_ASSIGN_OR_RETURN(std::vector<std::string> names, names_dataset.read_strings());
-    GROVE_ASSIGN_OR_RETURN(hdf5::Dataset colors_dataset, group.open_dataset("class_colors"));
-    GROVE_ASSIGN_OR_RETURN(std::vector<int64_t> colors, colors_dataset.read_vector<int64_t>());
-    if (colors.size() != 3 * names.size())
-      return make_error(ErrorCode::kCorrupt, "{}: class colours do not match the names", path);
-    for (size_t k = 0; k < names.size(); ++k) {
-      LabelClass c{names[k], {}};
-      for (int i = 0; i < 3; ++i)
-        c.color[i] = static_cast<uint8_t>(std::clamp<int64_t>(colors[3 * k + i], 0, 255));
-      pixel.classes.push_back(std::move(c));
-    }
-    GROVE_ASSIGN_OR_RETURN(std::string features_json, group.read_string("features"));
-    auto features = nlohmann::json::parse(features_json, nullptr, false);
-    if (features.is_discarded())
-      return make_error(ErrorCode::kCorrupt, "{}: the feature selection is not valid JSON", path);
-    GROVE_ASSIGN_OR_RETURN(pixel.features, filters::feature_selection_from_json(features));
-    GROVE_ASSIGN_OR_RETURN(std::string forest_json, group.read_string("forest_options"));
-    auto forest_options = nlohmann::json::parse(forest_json, nullptr, false);
-    if (forest_options.is_discarded())
-      return make_error(ErrorCode::kCorrupt, "{}: the forest options are not valid JSON", path);
-    try {
-      pixel.forest_options = forest_options.get<ForestOptions>();
-    } catch (const std::exception& e) {
-      return make_error(ErrorCode::kCorrupt, "{}: bad forest options: {}", path, e.what());
-    }
-    if (group.exists("labels")) {
-      GROVE_ASSIGN_OR_RETURN(hdf5::Group labels, group.open_group("labels"));
-      for (size_t i = 0; i < pixel.lanes.size(); ++i) {
-        const std::string name = fmt::format("lane{:04d}", i);
-        if (!labels.exists(name)) continue;
-        GROVE_ASSIGN_OR_RETURN(hdf5::Group lane_labels, labels.open_group(name));
-        GROVE_ASSIGN_OR_RETURN(pixel.lanes[i].labels,
-                               read_labels(lane_labels, pixel.lanes[i].shape));
+    if (project.workflow == kAutocontextWorkflow) {
+      if (version < 2) {
+        return make_error(ErrorCode::kCorrupt,
+                          "{} says project format {}, which has no autocontext projects", path,
+                          version);
       }
-    }
-    if (group.exists("classifier")) {
-      GROVE_ASSIGN_OR_RETURN(hdf5::Group classifier, group.open_group("classifier"));
-      GROVE_ASSIGN_OR_RETURN(RandomForest forest, load_forest(classifier));
-      pixel.forest = std::make_shared<const RandomForest>(std::move(forest));
-      pixel.forest_id = forest_fingerprint(*pixel.forest);
-      GROVE_ASSIGN_OR_RETURN(pixel.trained_channels,
-                             classifier.read_attribute<int64_t>("trained_channels"));
-      GROVE_ASSIGN_OR_RETURN(int64_t volume,
-                             classifier.read_attribute<int64_t>("trained_volume_3d"));
-      pixel.trained_volume_3d = volume != 0;
+      GROVE_ASSIGN_OR_RETURN(hdf5::Group group, file.open_group("autocontext"));
+      GROVE_ASSIGN_OR_RETURN(int64_t stage_count, group.read_attribute<int64_t>("stage_count"));
+      if (stage_count < 1 || stage_count > static_cast<int64_t>(kMaximumAutocontextStages)) {
+        return make_error(ErrorCode::kCorrupt, "{}: bad autocontext stage count {}", path,
+                          stage_count);
+      }
+      project.autocontext = Autocontext(static_cast<size_t>(stage_count));
+      for (size_t k = 0; k < project.autocontext.stage_count(); ++k) {
+        PixelClassification& stage = project.autocontext.stages[k];
+        for (const PixelLane& lane : lanes) {
+          stage.lanes.push_back(lane);
+          stage.lanes.back().labels = std::make_shared<LabelStore>(lane.shape);
+        }
+        GROVE_ASSIGN_OR_RETURN(hdf5::Group stage_group,
+                               group.open_group(fmt::format("stage{:02d}", k)));
+        GROVE_RETURN_IF_ERROR(read_classifier(stage_group, path, stage)
+                                  .context(fmt::format("reading stage {}", k + 1)));
+      }
+    } else {
+      project.pixel.lanes = std::move(lanes);
+      GROVE_ASSIGN_OR_RETURN(hdf5::Group group, file.open_group("pixel"));
+      GROVE_RETURN_IF_ERROR(read_classifier(group, path, project.pixel));
     }
     if (file.exists("export")) {
       GROVE_ASSIGN_OR_RETURN(hdf5::Group e, file.open_group("export"));

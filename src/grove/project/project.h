@@ -1,6 +1,6 @@
 // The grove project: what a user trained, in one HDF5 file that h5py can read (schema in
-// docs/project-format.md). Holds the workflow (pixel classification for now) with its images,
-// labels, feature selection and classifier, and the export settings.
+// docs/project-format.md). Holds the workflow (pixel classification or autocontext) with its
+// images, labels, feature selection and classifier(s), and the export settings.
 //
 // Saving is atomic: the project is written to a temporary file beside the target and renamed
 // over it, so a crash or a kill at any point leaves either the old or the new project, never a
@@ -9,11 +9,15 @@
 
 #include <string>
 
+#include "grove/workflows/autocontext/autocontext.h"
 #include "grove/workflows/pixel/pixel_classification.h"
 
 namespace grove {
 
-inline constexpr int kProjectFormatVersion = 1;
+// The newest project format this grove reads and writes. A file records the oldest format that
+// describes it (pixel classification: 1; autocontext, added in 2: 2), so older groves keep
+// opening what they can read.
+inline constexpr int kProjectFormatVersion = 2;
 
 // How results are exported by default (ilastik's "Prediction Export" applet settings).
 struct ExportSettings {
@@ -27,8 +31,9 @@ struct ExportSettings {
 };
 
 struct Project {
-  std::string workflow = "pixel-classification";
-  PixelClassification pixel;
+  std::string workflow = "pixel-classification";  // or "autocontext" (kAutocontextWorkflow)
+  PixelClassification pixel;                      // for "pixel-classification"
+  Autocontext autocontext;                        // for "autocontext"
   ExportSettings export_settings;
   // Where the project was loaded from / saved to ("" for a new project).
   std::string path;

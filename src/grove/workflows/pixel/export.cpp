@@ -64,7 +64,10 @@ Result<std::string> export_output_path(const ExportRequest& request) {
   std::string path = request.output_pattern;
   path = replace_all(path, "{dataset_dir}", dataset_dir);
   path = replace_all(path, "{nickname}", nickname);
-  path = replace_all(path, "{result_type}", export_source_result_type(request.source));
+  path = replace_all(path, "{result_type}",
+                     request.result_type.empty()
+                         ? std::string(export_source_result_type(request.source))
+                         : request.result_type);
   // ilastik's other placeholders for stacks and subregions, filled as it does for single images.
   path = replace_all(path, "{slice_index}", "");
   if (path.find('{') != std::string::npos) {
@@ -161,93 +164,108 @@ Result<std::string> export_image(Engine& engine, const PixelClassification& work
                                  const ExportRequest& request, Progress* progress,
                                  const CancelToken& cancel) {
   auto run = [&]() -> Result<std::string> {
-    GROVE_ASSIGN_OR_RETURN(std::string format, normalize_format(request.format));
-    GROVE_ASSIGN_OR_RETURN(std::unique_ptr<ImageReader> reader,
-                           open_image_with_axes(request.input, request.input_axes));
-    std::string identity = request.input + "|" + request.input_axes;
-    NodePtr raw = input_node(std::shared_ptr<ImageReader>(std::move(reader)), identity);
+    GROVE_ASSIGN_OR_RETURN(NodePtr raw, open_export_input(request));
     NodePtr node;
     if (request.source == ExportSource::kOverlay) {
       GROVE_ASSIGN_OR_RETURN(NodePtr probabilities, workflow.probability_node(raw));
-      OverlayStyle style;
-      for (const LabelClass& c : workflow.classes) style.colors.push_back(c.color);
-      while (style.colors.size() < static_cast<size_t>(probabilities->info().shape.c())) {
-        style.colors.push_back(default_class_color(style.colors.size()));
-      }
-      GROVE_ASSIGN_OR_RETURN(auto range, value_range(engine, raw));
-      style.display_min = range.first;
-      style.display_max = range.second;
-      GROVE_ASSIGN_OR_RETURN(node, overlay_node(raw, probabilities, style));
+      GROVE_ASSIGN_OR_RETURN(node,
+                             overlay_export_node(engine, raw, probabilities, workflow.classes));
     } else {
       GROVE_ASSIGN_OR_RETURN(node, workflow.export_node(raw, request.source, request.lane));
     }
-
-    // Value conversion: asked for, or needed by 8/16-bit-only formats.
-    std::optional<DType> dtype = request.dtype;
-    bool map_range = request.input_range && request.output_range;
-    std::pair<double, double> input_range{0, 1}, output_range{0, 1};
-    if (map_range) {
-      input_range = *request.input_range;
-      output_range = *request.output_range;
-    }
-    const DType result_dtype = node->info().dtype;
-    if ((format == "png" || format == "jpeg") && dtype_is_float(dtype.value_or(result_dtype))) {
-      // PNG and JPEG hold integers only: probabilities and uncertainties (0..1) go to 0..255.
-      dtype = DType::u8;
-      if (!map_range) {
-        map_range = true;
-        input_range = {0.0, 1.0};
-        output_range = {0.0, 255.0};
-      }
-    }
-    if (dtype || map_range) {
-      filters::ConvertValues convert;
-      convert.dtype = dtype.value_or(result_dtype);
-      convert.map_range = map_range;
-      convert.input_min = input_range.first;
-      convert.input_max = input_range.second;
-      convert.output_min = output_range.first;
-      convert.output_max = output_range.second;
-      GROVE_ASSIGN_OR_RETURN(node, apply_op(make_op(convert), node));
-    }
-
-    Box5 box = Box5::of(node->info().shape);
-    if (request.subregion) {
-      box = request.subregion->with_channels(0, node->info().shape.c());
-      if (!Box5::of(node->info().shape).contains(box)) {
-        return make_error(ErrorCode::kOutOfRange, "subregion {} is outside the image {}",
-                          box.to_string(), node->info().shape.to_string());
-      }
-    }
-    GROVE_ASSIGN_OR_RETURN(std::string output, export_output_path(request));
-    WriteOptions options;
-    options.overwrite = request.overwrite;
-    options.axes = request.output_axes;
-    options.compression = request.compression;
-    if (is_container(format)) {
-      // Chunks the engine's blocks align to, so that no chunk is written twice.
-      const Shape5 extent = box.shape();
-      options.chunk_shape =
-          extent.z() > 1 ? Shape5(1, 64, 64, 64, extent.c()) : Shape5(1, 1, 256, 256, extent.c());
-      for (int a = 0; a < kRank; ++a)
-        options.chunk_shape[a] = std::min(options.chunk_shape[a], extent[a]);
-    }
-    GROVE_ASSIGN_OR_RETURN(std::unique_ptr<ImageWriter> writer,
-                           create_image_atomically(output, box.shape(), node->info().dtype,
-                                                   options, format));
-    RunOptions run_options;
-    run_options.progress = progress;
-    run_options.context.cancel = cancel;
-    if (is_container(format)) {
-      // Blocks aligned to the store's chunks, so no chunk is written twice.
-      run_options.align_to = options.chunk_shape;
-    }
-    GROVE_RETURN_IF_ERROR(engine.compute_to_writer(node, *writer, box, run_options));
-    GROVE_RETURN_IF_ERROR(writer->commit());
-    return output;
+    return write_export_node(engine, node, request, progress, cancel);
   };
   return run().context(
       fmt::format("exporting {} of {}", export_source_name(request.source), request.input));
+}
+
+Result<NodePtr> open_export_input(const ExportRequest& request) {
+  GROVE_ASSIGN_OR_RETURN(std::unique_ptr<ImageReader> reader,
+                         open_image_with_axes(request.input, request.input_axes));
+  std::string identity = request.input + "|" + request.input_axes;
+  return input_node(std::shared_ptr<ImageReader>(std::move(reader)), identity);
+}
+
+Result<NodePtr> overlay_export_node(Engine& engine, const NodePtr& raw,
+                                    const NodePtr& probabilities,
+                                    const std::vector<LabelClass>& classes) {
+  OverlayStyle style;
+  for (const LabelClass& c : classes) style.colors.push_back(c.color);
+  while (style.colors.size() < static_cast<size_t>(probabilities->info().shape.c())) {
+    style.colors.push_back(default_class_color(style.colors.size()));
+  }
+  GROVE_ASSIGN_OR_RETURN(auto range, value_range(engine, raw));
+  style.display_min = range.first;
+  style.display_max = range.second;
+  return overlay_node(raw, probabilities, style);
+}
+
+Result<std::string> write_export_node(Engine& engine, NodePtr node, const ExportRequest& request,
+                                      Progress* progress, const CancelToken& cancel) {
+  GROVE_ASSIGN_OR_RETURN(std::string format, normalize_format(request.format));
+  // Value conversion: asked for, or needed by 8/16-bit-only formats.
+  std::optional<DType> dtype = request.dtype;
+  bool map_range = request.input_range && request.output_range;
+  std::pair<double, double> input_range{0, 1}, output_range{0, 1};
+  if (map_range) {
+    input_range = *request.input_range;
+    output_range = *request.output_range;
+  }
+  const DType result_dtype = node->info().dtype;
+  if ((format == "png" || format == "jpeg") && dtype_is_float(dtype.value_or(result_dtype))) {
+    // PNG and JPEG hold integers only: probabilities and uncertainties (0..1) go to 0..255.
+    dtype = DType::u8;
+    if (!map_range) {
+      map_range = true;
+      input_range = {0.0, 1.0};
+      output_range = {0.0, 255.0};
+    }
+  }
+  if (dtype || map_range) {
+    filters::ConvertValues convert;
+    convert.dtype = dtype.value_or(result_dtype);
+    convert.map_range = map_range;
+    convert.input_min = input_range.first;
+    convert.input_max = input_range.second;
+    convert.output_min = output_range.first;
+    convert.output_max = output_range.second;
+    GROVE_ASSIGN_OR_RETURN(node, apply_op(make_op(convert), node));
+  }
+
+  Box5 box = Box5::of(node->info().shape);
+  if (request.subregion) {
+    box = request.subregion->with_channels(0, node->info().shape.c());
+    if (!Box5::of(node->info().shape).contains(box)) {
+      return make_error(ErrorCode::kOutOfRange, "subregion {} is outside the image {}",
+                        box.to_string(), node->info().shape.to_string());
+    }
+  }
+  GROVE_ASSIGN_OR_RETURN(std::string output, export_output_path(request));
+  WriteOptions options;
+  options.overwrite = request.overwrite;
+  options.axes = request.output_axes;
+  options.compression = request.compression;
+  if (is_container(format)) {
+    // Chunks the engine's blocks align to, so that no chunk is written twice.
+    const Shape5 extent = box.shape();
+    options.chunk_shape =
+        extent.z() > 1 ? Shape5(1, 64, 64, 64, extent.c()) : Shape5(1, 1, 256, 256, extent.c());
+    for (int a = 0; a < kRank; ++a)
+      options.chunk_shape[a] = std::min(options.chunk_shape[a], extent[a]);
+  }
+  GROVE_ASSIGN_OR_RETURN(std::unique_ptr<ImageWriter> writer,
+                         create_image_atomically(output, box.shape(), node->info().dtype, options,
+                                                 format));
+  RunOptions run_options;
+  run_options.progress = progress;
+  run_options.context.cancel = cancel;
+  if (is_container(format)) {
+    // Blocks aligned to the store's chunks, so no chunk is written twice.
+    run_options.align_to = options.chunk_shape;
+  }
+  GROVE_RETURN_IF_ERROR(engine.compute_to_writer(node, *writer, box, run_options));
+  GROVE_RETURN_IF_ERROR(writer->commit());
+  return output;
 }
 
 }  // namespace grove

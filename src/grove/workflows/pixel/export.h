@@ -19,6 +19,11 @@ struct ExportRequest {
   std::string input;       // image path (file, file.h5/dataset, ...)
   std::string input_axes;  // reinterpret the input's axes ("" keeps the file's)
   ExportSource source = ExportSource::kProbabilities;
+  // The source as the user named it, for workflows with more sources than ExportSource (an
+  // autocontext project's "Probabilities Stage 1"); "" : `source`.
+  std::string source_name;
+  // ilastik's {result_type} ("" : the source's, e.g. "Probabilities").
+  std::string result_type;
   std::optional<size_t> lane;   // for kLabels: which project image the input is
   std::string format = "hdf5";  // hdf5, tiff, png, jpeg, npy, zarr, n5
   // ilastik's placeholders {dataset_dir}, {nickname}, {result_type}; the format's extension is
@@ -41,6 +46,16 @@ Result<std::string> export_output_path(const ExportRequest& request);
 Result<std::string> export_image(Engine& engine, const PixelClassification& workflow,
                                  const ExportRequest& request, Progress* progress = nullptr,
                                  const CancelToken& cancel = {});
+
+// The parts of export_image, for the workflows that build their own graph (autocontext): the
+// input as a node, an overlay of probabilities on it, and the writing of a result node (value
+// conversion, subregion, output path, streamed block by block).
+Result<NodePtr> open_export_input(const ExportRequest& request);
+Result<NodePtr> overlay_export_node(Engine& engine, const NodePtr& raw,
+                                    const NodePtr& probabilities,
+                                    const std::vector<LabelClass>& classes);
+Result<std::string> write_export_node(Engine& engine, NodePtr node, const ExportRequest& request,
+                                      Progress* progress = nullptr, const CancelToken& cancel = {});
 
 // The file extension of an output format (".h5", ".tif", ...), or an error for an unknown one.
 Result<std::string> format_extension(const std::string& format);
