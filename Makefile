@@ -4,7 +4,8 @@ JOBS ?= 2
 BUILD_TYPE ?= Release
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test test-large demo install clean fuzz test-asan test-tsan
+.PHONY: all deps configure build test test-large demo install clean fuzz test-asan test-asan-io \
+	test-tsan
 
 all: build
 
@@ -48,10 +49,19 @@ ASAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 TSAN_ENV = TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 
+SANITIZER_TARGETS ?= unit_tests
+
 test-asan: deps
 	cmake -S . -B $(ASAN_BUILD) -DGROVE_SANITIZE=address,undefined $(SANITIZER_CMAKE)
-	cmake --build $(ASAN_BUILD) -j $(JOBS) --target unit_tests
+	cmake --build $(ASAN_BUILD) -j $(JOBS) --target $(SANITIZER_TARGETS)
 	cd $(ASAN_BUILD) && $(ASAN_ENV) ctest -L unit -R '$(SANITIZER_TESTS)' --output-on-failure -j $(JOBS)
+
+# CI's subset (.ci/run; the whole of test-asan would double CI's time): the core and io unit
+# tests and the replays of the readers' fuzz corpora, which build without the upper layers.
+IO_FUZZ = tiff png jpeg npy hdf5 zarr n5 codec
+test-asan-io:
+	$(MAKE) test-asan SANITIZER_TARGETS="core_tests io_tests $(IO_FUZZ:%=%_fuzz_replay)" \
+		SANITIZER_TESTS='^(core_tests|io_tests|fuzz_replay_($(shell echo $(IO_FUZZ) | tr ' ' '|')))$$'
 
 test-tsan: deps
 	cmake -S . -B $(TSAN_BUILD) -DGROVE_SANITIZE=thread $(SANITIZER_CMAKE)

@@ -175,7 +175,8 @@ void remove_stale_temporaries(const std::string& final_path) {
   const fs::path target(final_path);
   fs::path directory = target.parent_path();
   if (directory.empty()) directory = ".";
-  const std::string prefix = "." + target.filename().string() + ".grove-tmp-";
+  // fmt, not operator+: GCC 12 warns (-Wrestrict) about a false overlap in "." + string.
+  const std::string prefix = fmt::format(".{}.grove-tmp-", target.filename().string());
   std::error_code error;
   std::vector<fs::path> stale;
   for (fs::directory_iterator it(directory, error), end; !error && it != end; it.increment(error)) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <set>
 
 #include "grove/core/memory.h"
 #include "grove/io/axes.h"
@@ -949,12 +950,23 @@ Result<std::vector<std::string>> Group::child_datasets() const {
 
 Result<std::vector<std::string>> Group::all_datasets() const {
   std::vector<std::string> out;
-  // Depth first, with guards against link cycles (hard links to a parent): a depth limit, and a
-  // limit on the groups visited, since two links back to a parent make the walk exponential.
+  // Depth first, each group once (by its address in the file): hard links back to a parent make
+  // cycles, and two of them would make a walk by path exponential. A depth limit and a limit on
+  // the groups visited bound what a hostile file can ask for besides.
   int64_t groups_left = 100000;
+  std::set<haddr_t> visited;
   std::function<Status(const Group&, const std::string&, int)> walk =
       [&](const Group& group, const std::string& prefix, int depth) -> Status {
     if (depth > 64 || --groups_left < 0) return ok_status();
+    {
+      Lock lock;
+      H5O_info_t info;
+      if (H5Oget_info2(group.id(), &info, H5O_INFO_BASIC) < 0) {
+        H5Eclear2(H5E_DEFAULT);
+        return ok_status();
+      }
+      if (!visited.insert(info.addr).second) return ok_status();
+    }
     GROVE_ASSIGN_OR_RETURN(std::vector<std::string> names, group.children());
     for (const auto& name : names) {
       auto kind = group.kind_of(name);
