@@ -46,6 +46,7 @@ TSAN_BUILD ?= build-tsan
 SANITIZER_TESTS ?= .
 SANITIZER_CMAKE = -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGROVE_BUILD_BENCH=OFF $(CMAKE_FLAGS)
 ASAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/fuzz/lsan.supp \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 TSAN_ENV = TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 

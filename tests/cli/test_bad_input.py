@@ -247,14 +247,14 @@ def full_folder(tmp_path_factory):
     mounted, why = _mount_tmpfs(folder, "size=256k")
     if not mounted:
         pytest.skip(f"cannot mount a small tmpfs to test full disks: {why}")
-    filler = folder / ".filler"
-    with open(filler, "wb") as f:
-        try:
-            while True:
-                f.write(b"\0" * 4096)
-                f.flush()
-        except OSError:
-            pass
+    filler = os.open(folder / ".filler", os.O_WRONLY | os.O_CREAT)
+    try:
+        while True:
+            os.write(filler, b"\0" * 4096)
+    except OSError:
+        pass
+    finally:
+        os.close(filler)
     yield folder
     _unmount(folder)
 
@@ -273,7 +273,7 @@ BAD_IMAGES = [
     ("truncated.h5", None),
     ("text.tif", None), ("text.png", None), ("text.npy", None), ("text.h5", None),
     ("folder.tif", "directory"),
-    ("absurd.tif", "claims"), ("absurd.png", None), ("absurd.npy", None),
+    ("absurd.tif", None), ("absurd.png", None), ("absurd.npy", None),
     ("absurd.h5", None), ("absurd.zarr", None), ("absurd.n5", None),
     ("complex.npy", None), ("strings.h5", None),
 ]
