@@ -28,11 +28,11 @@ TEST(EngineLimits, AbsurdImagesAreRefusedBeforeTheBlockListIsMade) {
   const Shape5 shape(1, 1, 1'000'000'000, 1'000'000'000, 1);
   NodePtr node = input_node(std::make_shared<ZeroReader>(shape), "zeros");
   int blocks_run = 0;
-  Status status = engine.for_each_block(node, Box5::of(shape), {},
-                                        [&](const Box5&, const AnyArray&) -> Status {
-                                          ++blocks_run;
-                                          return ok_status();
-                                        });
+  Status status =
+      engine.for_each_block(node, Box5::of(shape), {}, [&](const Box5&, const AnyArray&) -> Status {
+        ++blocks_run;
+        return ok_status();
+      });
   ASSERT_FALSE(status.ok());
   EXPECT_EQ(status.error().code(), ErrorCode::kResourceExhausted);
   EXPECT_NE(status.error().to_string().find("blocks"), std::string::npos)

@@ -45,8 +45,8 @@ TEST_P(AtomicChunkedOutput, NothingIsVisibleBeforeCommit) {
 TEST_P(AtomicChunkedOutput, AnUncommittedWriterLeavesNothing) {
   TempDir dir;
   {
-    auto writer = create_image_atomically(dir.file("out." + GetParam()), Shape5(1, 1, 6, 5, 1),
-                                          DType::u8);
+    auto writer =
+        create_image_atomically(dir.file("out." + GetParam()), Shape5(1, 1, 6, 5, 1), DType::u8);
     ASSERT_TRUE(writer.ok()) << writer.error().to_string();
     ASSERT_TRUE((*writer)->write(Box5::of(Shape5(1, 1, 6, 5, 1)), filled(3)).ok());
   }
@@ -76,8 +76,7 @@ TEST_P(AtomicChunkedOutput, ANewNodeInAnExistingStoreAppearsOnCommit) {
   TempDir dir;
   const std::string store = dir.file("out." + GetParam());
   ASSERT_TRUE(write_image(store + "/first", filled(1)).ok());
-  auto writer =
-      create_image_atomically(store + "/second", Shape5(1, 1, 6, 5, 1), DType::u8);
+  auto writer = create_image_atomically(store + "/second", Shape5(1, 1, 6, 5, 1), DType::u8);
   ASSERT_TRUE(writer.ok()) << writer.error().to_string();
   ASSERT_TRUE((*writer)->write(Box5::of(Shape5(1, 1, 6, 5, 1)), filled(2)).ok());
   EXPECT_FALSE(fs::exists(store + "/second"));
@@ -95,8 +94,8 @@ INSTANTIATE_TEST_SUITE_P(Stores, AtomicChunkedOutput, ::testing::Values("zarr", 
 TEST(OutputSpace, AnOutputLargerThanTheDiskIsRefusedAtOnce) {
   TempDir dir;
   for (const char* name : {"huge.npy", "huge.tif", "huge.zarr", "huge.h5"}) {
-    auto writer = create_image(dir.file(name), Shape5(1, 1, 1'000'000'000, 1'000'000'000, 4),
-                               DType::f32);
+    auto writer =
+        create_image(dir.file(name), Shape5(1, 1, 1'000'000'000, 1'000'000'000, 4), DType::f32);
     ASSERT_FALSE(writer.ok()) << name;
     EXPECT_EQ(writer.error().code(), ErrorCode::kResourceExhausted) << writer.error().to_string();
     EXPECT_NE(writer.error().to_string().find("free"), std::string::npos)

@@ -11,10 +11,9 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace grove;
   if (size < 4) return 0;
-  static constexpr Compressor kCompressors[] = {Compressor::none,  Compressor::gzip,
-                                                Compressor::zlib,  Compressor::zstd,
-                                                Compressor::blosc, Compressor::bzip2,
-                                                Compressor::xz};
+  static constexpr Compressor kCompressors[] = {
+      Compressor::none,  Compressor::gzip,  Compressor::zlib, Compressor::zstd,
+      Compressor::blosc, Compressor::bzip2, Compressor::xz};
   const Compressor compressor = kCompressors[data[0] % 7];
   const size_t expected =
       (size_t{data[1]} | size_t{data[2]} << 8 | size_t{data[3]} << 16) & ((1u << 20) - 1);

@@ -184,8 +184,7 @@ void remove_stale_temporaries(const std::string& final_path) {
     if (name.rfind(prefix, 0) != 0) continue;
     const std::string rest = name.substr(prefix.size());
     const size_t dash = rest.find('-');
-    if (dash == 0 || dash == std::string::npos ||
-        rest.find_first_not_of("0123456789") != dash) {
+    if (dash == 0 || dash == std::string::npos || rest.find_first_not_of("0123456789") != dash) {
       continue;
     }
     const long pid = std::strtol(rest.substr(0, dash).c_str(), nullptr, 10);

@@ -163,9 +163,8 @@ StoredSize dataset_stored_size(hid_t dataset) {
 }
 
 StoredSize attribute_stored_size(hid_t attribute) {
-  return StoredSize{static_cast<int64_t>(std::min<hsize_t>(H5Aget_storage_size(attribute),
-                                                           INT64_MAX)),
-                    1.0};
+  return StoredSize{
+      static_cast<int64_t>(std::min<hsize_t>(H5Aget_storage_size(attribute), INT64_MAX)), 1.0};
 }
 
 // Checks that elements values of element_bytes each, read whole from an object that stores
@@ -181,8 +180,8 @@ Status check_decoded_size(int64_t elements, size_t element_bytes, const StoredSi
     return make_error(ErrorCode::kCorrupt, "{} claims more elements than can exist", what);
   }
   if (stored.max_ratio > 0 &&
-      static_cast<double>(bytes) > static_cast<double>(stored.bytes) * stored.max_ratio +
-                                       kSlackBytes) {
+      static_cast<double>(bytes) >
+          static_cast<double>(stored.bytes) * stored.max_ratio + kSlackBytes) {
     return make_error(ErrorCode::kCorrupt,
                       "{} claims {} values ({} bytes) but holds only {} bytes in the file "
                       "(corrupt file?)",
@@ -202,8 +201,7 @@ Result<std::vector<std::string>> read_string_values(
   if (count < 0) return error_from_stack(ErrorCode::kCorrupt, "reading the extent of " + what);
   const bool variable = H5Tis_variable_str(file_type) > 0;
   GROVE_RETURN_IF_ERROR(check_decoded_size(
-      count, variable ? sizeof(char*) : std::max<size_t>(H5Tget_size(file_type), 1), stored,
-      what));
+      count, variable ? sizeof(char*) : std::max<size_t>(H5Tget_size(file_type), 1), stored, what));
   std::vector<std::string> values;
   values.reserve(static_cast<size_t>(count));
   Id memtype(H5Tcopy(H5T_C_S1));

@@ -45,8 +45,8 @@ std::string make_sparse_file(const TempDir& dir) {
     hsize_t dims[1] = {4};
     const int32_t values[4] = {1, 2, 3, 4};
     hid_t space = H5Screate_simple(1, dims, nullptr);
-    hid_t dataset = H5Dcreate2(file, "small", H5T_NATIVE_INT32, space, H5P_DEFAULT, H5P_DEFAULT,
-                               H5P_DEFAULT);
+    hid_t dataset =
+        H5Dcreate2(file, "small", H5T_NATIVE_INT32, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     H5Dwrite(dataset, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, values);
     H5Dclose(dataset);
     H5Sclose(space);
@@ -116,8 +116,8 @@ TEST(Hdf5Limits, HardLinkCyclesEndTheWalk) {
     H5Lcreate_hard(file, "a", group, "right", H5P_DEFAULT, H5P_DEFAULT);
     hsize_t dims[1] = {2};
     hid_t space = H5Screate_simple(1, dims, nullptr);
-    hid_t dataset = H5Dcreate2(group, "data", H5T_NATIVE_UINT8, space, H5P_DEFAULT, H5P_DEFAULT,
-                               H5P_DEFAULT);
+    hid_t dataset =
+        H5Dcreate2(group, "data", H5T_NATIVE_UINT8, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     H5Dclose(dataset);
     H5Sclose(space);
     H5Gclose(group);

@@ -1,5 +1,5 @@
-// Fuzz target (libFuzzer, fuzz/README.md) for the JPEG reader (libjpeg): the input is the file. It is
-// opened through the format registry, as every command opens images, then read as the engine
+// Fuzz target (libFuzzer, fuzz/README.md) for the JPEG reader (libjpeg): the input is the file. It
+// is opened through the format registry, as every command opens images, then read as the engine
 // would (fuzz_support.h).
 #include "grove/io/fuzz_support.h"
 

@@ -457,10 +457,9 @@ Result<std::unique_ptr<ImageWriter>> create_npy(const std::string& path, const S
   const int reserved = ::posix_fallocate(fd, 0, file_size);
   if (reserved != 0 && reserved != EOPNOTSUPP && reserved != EINVAL) {
     ::close(fd);
-    return make_error(reserved == ENOSPC || reserved == EDQUOT ? ErrorCode::kResourceExhausted
-                                                               : ErrorCode::kIo,
-                      "cannot reserve {} bytes for {}: {}", file_size, path,
-                      std::strerror(reserved));
+    return make_error(
+        reserved == ENOSPC || reserved == EDQUOT ? ErrorCode::kResourceExhausted : ErrorCode::kIo,
+        "cannot reserve {} bytes for {}: {}", file_size, path, std::strerror(reserved));
   }
   auto mapping = map_file(fd, static_cast<size_t>(file_size), true);
   if (!mapping) {

@@ -1,6 +1,6 @@
-// Fuzz target (libFuzzer, fuzz/README.md) for the NumPy .npy reader (header parsing, byte orders, Fortran order, memory mapping): the input is the file. It is
-// opened through the format registry, as every command opens images, then read as the engine
-// would (fuzz_support.h).
+// Fuzz target (libFuzzer, fuzz/README.md) for the NumPy .npy reader (header parsing, byte orders,
+// Fortran order, memory mapping): the input is the file. It is opened through the format registry,
+// as every command opens images, then read as the engine would (fuzz_support.h).
 #include "grove/io/fuzz_support.h"
 #include "grove/io/npy.h"
 

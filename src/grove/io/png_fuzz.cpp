@@ -1,6 +1,6 @@
-// Fuzz target (libFuzzer, fuzz/README.md) for the PNG reader (libpng, bit depths, palettes, pHYs): the input is the file. It is
-// opened through the format registry, as every command opens images, then read as the engine
-// would (fuzz_support.h).
+// Fuzz target (libFuzzer, fuzz/README.md) for the PNG reader (libpng, bit depths, palettes, pHYs):
+// the input is the file. It is opened through the format registry, as every command opens images,
+// then read as the engine would (fuzz_support.h).
 #include "grove/io/fuzz_support.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

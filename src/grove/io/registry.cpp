@@ -110,8 +110,8 @@ Result<std::unique_ptr<ImageReader>> open_chunked_store(Format format, const Ima
 // (1000:1; uncompressed formats exactly): an absurd input header, or a huge image meant for
 // another disk, fails at once instead of writing until the disk is full. Where the free space
 // cannot be told, nothing is refused.
-Status check_output_space(const std::string& file, const Shape5& shape, DType dtype,
-                          Format format, const WriteOptions& options) {
+Status check_output_space(const std::string& file, const Shape5& shape, DType dtype, Format format,
+                          const WriteOptions& options) {
   namespace fs = std::filesystem;
   std::error_code error;
   fs::path directory = fs::absolute(file, error).parent_path();
@@ -123,10 +123,10 @@ Status check_output_space(const std::string& file, const Shape5& shape, DType dt
   if (directory.empty() || ::statvfs(directory.c_str(), &disk) != 0) return ok_status();
   const double free_bytes = static_cast<double>(disk.f_bavail) * static_cast<double>(disk.f_frsize);
   const double bytes = static_cast<double>(shape.size()) * static_cast<double>(dtype_size(dtype));
-  const bool raw = format == Format::kNpy ||
-                   ((format == Format::kTiff || format == Format::kHdf5) &&
-                    (options.compression == "none" ||
-                     (format == Format::kTiff && options.compression.empty())));
+  const bool raw =
+      format == Format::kNpy ||
+      ((format == Format::kTiff || format == Format::kHdf5) &&
+       (options.compression == "none" || (format == Format::kTiff && options.compression.empty())));
   const double at_best = raw ? bytes : bytes / 1000.0;
   if (at_best > free_bytes) {
     return make_error(ErrorCode::kResourceExhausted,
@@ -252,8 +252,7 @@ Result<std::unique_ptr<ImageWriter>> create_image(const std::string& path, const
                       format_name(format), parsed.internal);
   }
   if (!shape.valid()) {
-    return make_error(ErrorCode::kInvalidArgument, "{}: invalid shape {}", path,
-                      shape.to_string());
+    return make_error(ErrorCode::kInvalidArgument, "{}: invalid shape {}", path, shape.to_string());
   }
   if (auto space = check_output_space(parsed.file, shape, dtype, format, options); !space.ok()) {
     return std::move(space).error();
@@ -314,8 +313,7 @@ class RenameOnCommitWriter final : public ImageWriter {
                           "{} appeared while writing (not overwriting it)", final_.string());
       }
       // Atomic swap: the old node is never missing, the new one never half there.
-      if (::renameat2(AT_FDCWD, written_.c_str(), AT_FDCWD, final_.c_str(), RENAME_EXCHANGE) !=
-          0) {
+      if (::renameat2(AT_FDCWD, written_.c_str(), AT_FDCWD, final_.c_str(), RENAME_EXCHANGE) != 0) {
         return make_error(ErrorCode::kIo, "cannot move {} into place at {}: {}", written_.string(),
                           final_.string(), std::strerror(errno));
       }
@@ -373,8 +371,7 @@ Result<std::unique_ptr<ImageWriter>> create_image_atomically(const std::string& 
   const bool whole_store = internal.empty() || !fs::exists(store, error);
   const fs::path placed = whole_store ? store : final_node;
   io::remove_stale_temporaries(placed.string());
-  const fs::path temporary_folder =
-      placed.parent_path() / io::temporary_name_for(placed.string());
+  const fs::path temporary_folder = placed.parent_path() / io::temporary_name_for(placed.string());
   if (!fs::is_directory(temporary_folder.parent_path(), error) &&
       !fs::create_directories(temporary_folder.parent_path(), error)) {
     return make_error(ErrorCode::kNotFound, "the output folder {} does not exist",
@@ -387,8 +384,7 @@ Result<std::unique_ptr<ImageWriter>> create_image_atomically(const std::string& 
     temporary_path = written.string() + (internal.empty() ? "" : "/" + internal);
   } else {
     written = temporary_folder / final_node.filename();
-    temporary_path =
-        store.string() + "/" + (written.lexically_relative(store)).generic_string();
+    temporary_path = store.string() + "/" + (written.lexically_relative(store)).generic_string();
   }
   WriteOptions temporary_options = options;
   temporary_options.overwrite = false;
@@ -399,9 +395,9 @@ Result<std::unique_ptr<ImageWriter>> create_image_atomically(const std::string& 
     Error failure = std::move(inner).error();
     return failure;
   }
-  return std::unique_ptr<ImageWriter>(std::make_unique<RenameOnCommitWriter>(
-      std::move(inner).value(), temporary_folder, written, whole_store ? store : final_node,
-      options.overwrite));
+  return std::unique_ptr<ImageWriter>(
+      std::make_unique<RenameOnCommitWriter>(std::move(inner).value(), temporary_folder, written,
+                                             whole_store ? store : final_node, options.overwrite));
 }
 
 Status write_image(const std::string& path, const AnyArray& data, const WriteOptions& options,

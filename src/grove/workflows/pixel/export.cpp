@@ -253,9 +253,9 @@ Result<std::string> write_export_node(Engine& engine, NodePtr node, const Export
     for (int a = 0; a < kRank; ++a)
       options.chunk_shape[a] = std::min(options.chunk_shape[a], extent[a]);
   }
-  GROVE_ASSIGN_OR_RETURN(std::unique_ptr<ImageWriter> writer,
-                         create_image_atomically(output, box.shape(), node->info().dtype, options,
-                                                 format));
+  GROVE_ASSIGN_OR_RETURN(
+      std::unique_ptr<ImageWriter> writer,
+      create_image_atomically(output, box.shape(), node->info().dtype, options, format));
   RunOptions run_options;
   run_options.progress = progress;
   run_options.context.cancel = cancel;
