@@ -205,7 +205,40 @@ bool is_headless_call(int argc, char** argv) {
   return false;
 }
 
+namespace {
+
+constexpr const char* kHeadlessUsage = R"(grove --headless: ilastik's headless command line, for scripts written for ilastik
+Usage: grove --headless --project=PROJECT [FLAGS] [--raw_data=] IMAGE...
+
+  --project=P                 grove project or ilastik .ilp (pixel classification, autocontext)
+  --raw_data IMAGE...         images to process (or plain arguments after the flags)
+  --export_source=S           "Probabilities", "Simple Segmentation", "Uncertainty", "Features",
+                              "Labels"; autocontext: "Probabilities Stage 2", "Probabilities All
+                              Stages", ... (default: the project's export settings)
+  --output_format=F           hdf5, tiff, png, jpeg, npy, zarr, n5 (ilastik's names accepted)
+  --output_filename_format=P  with {dataset_dir}, {nickname}, {result_type}
+  --output_internal_path=P    dataset inside HDF5/Zarr/N5 outputs (default exported_data)
+  --export_dtype=T            uint8, uint16, float32, ...
+  --pipeline_result_drange=(a,b) --export_drange=(c,d)   map values from one range to another
+  --output_axis_order=A       e.g. tzyxc, zyxc, yxc
+  --cutout_subregion=[(..),(..)]   export only this box (start, stop per axis)
+  --input_axes=A              read the images with these axes
+  --threads=N --ram_mb=M      (also LAZYFLOW_THREADS, LAZYFLOW_TOTAL_RAM_MB)
+
+Flags that do not change results (--logfile, --readonly, ...) are accepted; flags for features
+grove does not have yet are refused with a message. Exit status: 0 done, 2 bad input.
+)";
+
+}  // namespace
+
 int run_headless(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(kHeadlessUsage, stdout);
+      return kExitOk;
+    }
+  }
   auto parsed = parse(argc, argv);
   if (!parsed.ok()) return report_error(parsed.error());
   Status status = run(*parsed);

@@ -136,7 +136,8 @@ std::string to_text(const Report& report) {
     }
     out += fmt::format("  storage:     {}\n", storage);
   }
-  if (report.container) {
+  // An image named inside its container (file.h5/path) lists nothing; the container alone does.
+  if (report.container && (!report.datasets.empty() || !report.has_image)) {
     out += fmt::format("  datasets:    {}\n", report.datasets.size());
     for (const auto& entry : report.datasets) {
       out += fmt::format("    {}  ({})  {}  {}  {}\n", entry.path,

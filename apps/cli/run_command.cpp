@@ -103,7 +103,7 @@ void register_run(CLI::App& app, Action& action) {
       "probabilities-all-stages");
   run->add_option("--format", arguments->format,
                   "Output format: hdf5, tiff, png, jpeg, npy, zarr, n5");
-  run->add_option("--output", arguments->output,
+  run->add_option("-o,--output", arguments->output,
                   "Output path pattern with {dataset_dir}, {nickname}, {result_type} (default: "
                   "{dataset_dir}/{nickname}_{result_type} plus the format's extension)");
   run->add_option("--output-axes", arguments->output_axes,

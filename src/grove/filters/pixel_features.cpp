@@ -168,7 +168,9 @@ Shape5 pixel_features_halo(const FeatureSelection& selection, bool volume_is_3d)
 std::optional<Shape5> block_hint(const PixelFeatures& params, const ArrayInfo& input) {
   const int64_t channels =
       feature_channel_count(params.selection, input.shape.c(), input.shape.z() > 1);
-  if (input.shape.z() > 1) return Shape5(1, 128, 64, 128, channels);
+  // 3D: 64 x 64 x 128 costs the same CPU time as 128 x 64 x 128 with all features (measured on a
+  // 128 x 256 x 256 volume, 2 threads) and 40% less peak memory (0.83 instead of 1.39 GB).
+  if (input.shape.z() > 1) return Shape5(1, 64, 64, 128, channels);
   return Shape5(1, 1, 256, 512, channels);
 }
 

@@ -153,8 +153,12 @@ Result<std::vector<PixelLane>> read_lanes(const hdf5::File& file, const std::str
       lane.axes = axes;
       auto reader = open_image_with_axes(lane.path, axes);
       if (reader.ok()) {
-        lane.shape = (*reader)->info().shape;
-        lane.dtype = (*reader)->info().dtype;
+        const ImageInfo& info = (*reader)->info();
+        lane.shape = info.shape;
+        lane.dtype = info.dtype;
+        lane.pixel_size = info.pixel_size;
+        lane.pixel_unit = info.pixel_unit;
+        lane.has_pixel_size = info.has_pixel_size;
       } else if (!options.allow_missing_raw_data) {
         return std::move(reader).error().add_context(
             fmt::format("opening the raw data of {}", lane_name));

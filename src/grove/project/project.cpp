@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include <fmt/format.h>
+#include <cmath>
 #include <filesystem>
 #include <random>
 
@@ -61,6 +62,12 @@ Status write_lane(hdf5::Group& inputs, size_t index, const PixelLane& lane,
   GROVE_RETURN_IF_ERROR(group.write_attribute("axes", lane.axes));
   GROVE_RETURN_IF_ERROR(group.write_attribute("dtype", std::string(dtype_name(lane.dtype))));
   GROVE_RETURN_IF_ERROR(group.write_attribute("shape", shape_vector(lane.shape)));
+  if (lane.has_pixel_size) {
+    GROVE_RETURN_IF_ERROR(group.write_attribute(
+        "pixel_size", std::vector<double>(lane.pixel_size.begin(), lane.pixel_size.end())));
+    GROVE_RETURN_IF_ERROR(group.write_attribute(
+        "pixel_unit", std::vector<std::string>(lane.pixel_unit.begin(), lane.pixel_unit.end())));
+  }
   return ok_status();
 }
 
@@ -360,6 +367,25 @@ Result<Project> load_project(const std::string& path) {
       GROVE_ASSIGN_OR_RETURN(std::vector<int64_t> shape,
                              group.read_attribute_vector<int64_t>("shape"));
       GROVE_ASSIGN_OR_RETURN(lane.shape, shape_from(shape, group.describe() + " shape"));
+      if (group.has_attribute("pixel_size")) {
+        GROVE_ASSIGN_OR_RETURN(std::vector<double> size,
+                               group.read_attribute_vector<double>("pixel_size"));
+        GROVE_ASSIGN_OR_RETURN(std::vector<std::string> unit,
+                               group.read_string_attribute_vector("pixel_unit"));
+        if (size.size() != 4 || unit.size() != 4) {
+          return make_error(ErrorCode::kCorrupt, "{}: pixel_size and pixel_unit need 4 values",
+                            group.describe());
+        }
+        for (size_t a = 0; a < 4; ++a) {
+          if (!(size[a] > 0) || !std::isfinite(size[a])) {
+            return make_error(ErrorCode::kCorrupt, "{}: pixel size {} is not positive",
+                              group.describe(), size[a]);
+          }
+          lane.pixel_size[a] = size[a];
+          lane.pixel_unit[a] = unit[a];
+        }
+        lane.has_pixel_size = true;
+      }
       lane.labels = std::make_shared<LabelStore>(lane.shape);
       lanes.push_back(std::move(lane));
     }

@@ -101,6 +101,37 @@ TEST(Project, SaveAndLoadRoundTrip) {
   auto lane = file->open_group("inputs/lane0000");
   ASSERT_TRUE(lane.ok());
   EXPECT_EQ(*lane->read_string_attribute("path"), "image.npy");
+  // npy records no pixel size: none is stored, none is invented.
+  EXPECT_FALSE(lane->has_attribute("pixel_size"));
+  EXPECT_FALSE(b.lanes[0].has_pixel_size);
+}
+
+TEST(Project, PixelSizesRoundTrip) {
+  TempDir dir;
+  Project project = sample_project(dir);
+  PixelLane& lane = project.pixel.lanes[0];
+  lane.pixel_size = {2.0, 0.5, 0.125, 0.125};
+  lane.pixel_unit = {"s", "micrometer", "micrometer", "micrometer"};
+  lane.has_pixel_size = true;
+  ASSERT_TRUE(save_project(project, dir.file("p.grove")).ok());
+  auto loaded = load_project(dir.file("p.grove"));
+  ASSERT_TRUE(loaded.ok()) << loaded.error().to_string();
+  const PixelLane& back = loaded->pixel.lanes[0];
+  EXPECT_TRUE(back.has_pixel_size);
+  EXPECT_EQ(back.pixel_size, lane.pixel_size);
+  EXPECT_EQ(back.pixel_unit, lane.pixel_unit);
+  // A corrupt pixel size is refused with a message, not used.
+  {
+    auto file = hdf5::File::open(dir.file("p.grove"), hdf5::Access::kReadWrite);
+    ASSERT_TRUE(file.ok());
+    auto group = file->open_group("inputs/lane0000");
+    ASSERT_TRUE(group.ok());
+    ASSERT_TRUE(
+        group->write_attribute("pixel_size", std::vector<double>{1.0, -1.0, 1.0, 1.0}).ok());
+  }
+  auto corrupt = load_project(dir.file("p.grove"));
+  ASSERT_FALSE(corrupt.ok());
+  EXPECT_NE(corrupt.error().to_string().find("pixel size"), std::string::npos);
 }
 
 TEST(Project, RefusesNewerVersionsAndForeignFiles) {

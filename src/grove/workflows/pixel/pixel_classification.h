@@ -8,7 +8,9 @@
 #pragma once
 
 #include <array>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -36,6 +38,11 @@ struct PixelLane {
   Shape5 shape;          // t, z, y, x, c
   DType dtype = DType::u8;
   std::string axes;  // as stored in the file
+  // Physical size of a pixel along t, z, y, x where the file records one (for the user's
+  // information and exports; the features work in pixels, as ilastik's).
+  std::array<double, 4> pixel_size{1.0, 1.0, 1.0, 1.0};
+  std::array<std::string, 4> pixel_unit{"", "", "", ""};
+  bool has_pixel_size = false;
   std::shared_ptr<LabelStore> labels;
 };
 
@@ -70,6 +77,19 @@ struct TrainingReport {
   double seconds_training = 0;
 };
 
+// The features and class ids of the labelled pixels of label blocks seen by earlier trainings,
+// keyed by (feature node identity, block position, label contents): retraining after a stroke
+// recomputes the features of the blocks the stroke changed only. Shared by copies of a
+// PixelClassification (the server trains on a copy); holds only what the last training used.
+struct TrainingRowCache {
+  struct Entry {
+    std::vector<float> features;
+    std::vector<int32_t> labels;
+  };
+  std::mutex mutex;
+  std::map<std::array<uint64_t, 3>, std::shared_ptr<const Entry>> entries;
+};
+
 class PixelClassification {
  public:
   filters::FeatureSelection features = filters::FeatureSelection::all();
@@ -81,6 +101,7 @@ class PixelClassification {
   int64_t trained_channels = 0;
   bool trained_volume_3d = false;
   uint64_t forest_id = 0;  // changes whenever the forest does
+  std::shared_ptr<TrainingRowCache> training_rows = std::make_shared<TrainingRowCache>();
 
   // Adds an image by path (opens it to learn its shape); its labels start empty.
   Result<size_t> add_lane(const std::string& path);
@@ -96,7 +117,9 @@ class PixelClassification {
   Result<NodePtr> export_node(const NodePtr& raw, ExportSource source,
                               std::optional<size_t> lane = std::nullopt) const;
 
-  // Gathers the features of every labelled pixel of every lane, block-wise on the engine.
+  // Gathers the features of every labelled pixel of every lane, block-wise on the engine: the
+  // features are computed on the tight boxes of the labels (merged where their halos overlap
+  // enough that one box costs less), not on whole blocks, and reused from training_rows.
   // raw_nodes[i] is lane i's raw data (nullptr: opened from the lane's path).
   Result<TrainingSet> collect_training_set(Engine& engine, const std::vector<NodePtr>& raw_nodes,
                                            const RunOptions& options = {}) const;
