@@ -4,7 +4,8 @@ JOBS ?= 2
 BUILD_TYPE ?= Release
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test test-large demo install clean
+.PHONY: all deps configure build test test-large demo install clean fuzz test-asan test-asan-io \
+	test-tsan
 
 all: build
 
@@ -28,6 +29,45 @@ test-large: build
 
 demo: build
 	@scripts/demo $(BUILD)
+
+# Robustness (fuzz/README.md). `make fuzz` builds the libFuzzer targets with clang and runs each
+# for FUZZ_SECONDS (all targets, or those in FUZZ_TARGETS, e.g. "tiff png").
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+fuzz: deps
+	JOBS=$(JOBS) scripts/fuzz $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# The unit tests (and the fuzz corpus replays) under AddressSanitizer + UndefinedBehaviorSanitizer,
+# and the tests of the threaded layers (core, engine, server) under ThreadSanitizer.
+# SANITIZER_TESTS narrows the run (a ctest -R regex; CI runs a subset, see .ci/run).
+ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
+SANITIZER_TESTS ?= .
+SANITIZER_CMAKE = -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGROVE_BUILD_BENCH=OFF $(CMAKE_FLAGS)
+ASAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/fuzz/lsan.supp \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+TSAN_ENV = TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+
+SANITIZER_TARGETS ?= unit_tests
+
+test-asan: deps
+	cmake -S . -B $(ASAN_BUILD) -DGROVE_SANITIZE=address,undefined $(SANITIZER_CMAKE)
+	cmake --build $(ASAN_BUILD) -j $(JOBS) --target $(SANITIZER_TARGETS)
+	cd $(ASAN_BUILD) && $(ASAN_ENV) ctest -L unit -R '$(SANITIZER_TESTS)' --output-on-failure -j $(JOBS)
+
+# CI's subset (.ci/run; the whole of test-asan would double CI's time): the core and io unit
+# tests and the replays of the readers' fuzz corpora, which build without the upper layers.
+IO_FUZZ = tiff png jpeg npy hdf5 zarr n5 codec
+test-asan-io:
+	$(MAKE) test-asan SANITIZER_TARGETS="core_tests io_tests $(IO_FUZZ:%=%_fuzz_replay)" \
+		SANITIZER_TESTS='^(core_tests|io_tests|fuzz_replay_($(shell echo $(IO_FUZZ) | tr ' ' '|')))$$'
+
+test-tsan: deps
+	cmake -S . -B $(TSAN_BUILD) -DGROVE_SANITIZE=thread $(SANITIZER_CMAKE)
+	cmake --build $(TSAN_BUILD) -j $(JOBS) --target core_tests engine_tests server_tests
+	cd $(TSAN_BUILD) && $(TSAN_ENV) ctest -R '^(core|engine|server)_tests$$' --output-on-failure -j $(JOBS)
 
 # Installs what CMake's install rules name (the grove Python package, into
 # /usr/local/lib/python3.11/dist-packages unless CMAKE_INSTALL_PREFIX says otherwise; docs/python.md).

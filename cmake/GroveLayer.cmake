@@ -26,5 +26,6 @@ function(grove_layer name)
     add_test(NAME ${name}_tests COMMAND ${name}_tests --gtest_brief=1
              WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
     set_tests_properties(${name}_tests PROPERTIES LABELS unit)
+    set_property(GLOBAL APPEND PROPERTY GROVE_UNIT_TEST_TARGETS ${name}_tests)
   endif()
 endfunction()

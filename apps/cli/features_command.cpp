@@ -58,7 +58,8 @@ Status run_features(const FeaturesArguments& arguments) {
   options.compression = arguments.compression;
   const std::string output = output_path(arguments.output);
   GROVE_ASSIGN_OR_RETURN(std::unique_ptr<ImageWriter> writer,
-                         create_image(output, info.shape, DType::f32, options));
+                         create_image_atomically(output, info.shape, DType::f32, options)
+                             .context("writing the features of " + arguments.input));
   EngineOptions engine_options;
   engine_options.threads = arguments.threads;
   engine_options.memory_bytes = arguments.ram_mb * (int64_t{1} << 20);

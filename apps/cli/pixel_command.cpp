@@ -52,7 +52,15 @@ Status load_label_image(const std::string& path, PixelLane& lane) {
                       "label image {} holds {} values; labels must be integers", path,
                       dtype_name(info.dtype));
   }
-  for (const Box5& block : Blocking{Box5::of(got), lane.labels->block_shape()}.blocks()) {
+  const Blocking blocking{Box5::of(got), lane.labels->block_shape()};
+  // As the engine does (engine.cpp kMaxBlocks): an absurd extent is refused before the list of
+  // blocks is made.
+  if (blocking.block_count() > (int64_t{1} << 21)) {
+    return make_error(ErrorCode::kResourceExhausted,
+                      "label image {} of shape {} is too large to read (is its size right?)", path,
+                      got.to_string());
+  }
+  for (const Box5& block : blocking.blocks()) {
     GROVE_ASSIGN_OR_RETURN(AnyArray data, reader->read(block));
     auto written = lane.labels->write(block, data);
     if (!written.ok()) return std::move(written).error().add_context(path);

@@ -36,6 +36,49 @@ namespace {
 
 using nlohmann::json;
 
+// httplib's server with its request processing opened up for Server::answer().
+class HttpServer : public httplib::Server {
+ public:
+  void process(httplib::Stream& stream) {
+    bool connection_closed = false;
+    process_request(stream, /*close_connection=*/true, connection_closed, nullptr);
+  }
+};
+
+// An in-memory connection for Server::answer(): reads a request from a string and collects the
+// response.
+class StringStream : public httplib::Stream {
+ public:
+  explicit StringStream(std::string_view request) : request_(request) {}
+  bool is_readable() const override { return true; }
+  bool is_writable() const override { return true; }
+  ssize_t read(char* out, size_t size) override {
+    const size_t n = std::min(size, request_.size() - position_);
+    std::memcpy(out, request_.data() + position_, n);
+    position_ += n;
+    return static_cast<ssize_t>(n);
+  }
+  ssize_t write(const char* data, size_t size) override {
+    response_.append(data, size);
+    return static_cast<ssize_t>(size);
+  }
+  void get_remote_ip_and_port(std::string& ip, int& port) const override {
+    ip = "127.0.0.1";
+    port = 0;
+  }
+  void get_local_ip_and_port(std::string& ip, int& port) const override {
+    ip = "127.0.0.1";
+    port = 0;
+  }
+  socket_t socket() const override { return 0; }
+  std::string take_response() { return std::move(response_); }
+
+ private:
+  std::string_view request_;
+  size_t position_ = 0;
+  std::string response_;
+};
+
 // ----------------------------------------------------------------------------------------------
 // Small helpers
 
@@ -643,7 +686,7 @@ struct Server::Impl {
   std::unique_ptr<Trainer> trainer;
   std::unique_ptr<Jobs> jobs;
   TileRequests tile_requests;
-  httplib::Server http;
+  HttpServer http;
 
   // Image shapes for validating tile requests without asking the backend each time.
   std::mutex images_mutex;
@@ -1381,6 +1424,12 @@ Status Server::run() {
     return make_error(ErrorCode::kIo, "the HTTP server stopped unexpectedly");
   }
   return ok_status();
+}
+
+std::string Server::answer(std::string_view raw_request) {
+  StringStream stream(raw_request);
+  impl_->http.process(stream);
+  return stream.take_response();
 }
 
 void Server::stop() {

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "backend.h"
 #include "grove/core/result.h"
@@ -50,6 +51,10 @@ class Server {
   const std::string& web_dir() const;
   // Serves until stop() (from another thread or a signal handler's helper thread).
   Status run();
+  // Answers one raw HTTP/1.1 request (request line, headers, body) in this thread, without a
+  // socket, and returns the raw response: for the API's fuzz target (http_api_fuzz.cpp). Needs
+  // no bind(); not for /api/events, whose answer streams until stop().
+  std::string answer(std::string_view raw_request);
   void stop();
 
  private:

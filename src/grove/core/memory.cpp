@@ -1,6 +1,9 @@
 #include "grove/core/memory.h"
 
 #include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
 #include <fstream>
 #include <string>
 
@@ -42,6 +45,30 @@ int64_t system_memory_bytes() {
   const int64_t limit = cgroup_limit_bytes();
   if (limit > 0 && limit < total) total = limit;
   return total;
+}
+
+namespace {
+std::atomic<int64_t> file_allocation_limit_bytes{0};
+}  // namespace
+
+int64_t file_allocation_limit() {
+  const int64_t limit = file_allocation_limit_bytes.load();
+  return limit > 0 ? limit : system_memory_bytes() / 2;
+}
+
+void set_file_allocation_limit(int64_t bytes) {
+  file_allocation_limit_bytes.store(std::max<int64_t>(bytes, 0));
+}
+
+Status check_file_allocation(int64_t bytes, std::string_view what) {
+  const int64_t limit = file_allocation_limit();
+  if (bytes < 0 || bytes > limit) {
+    return make_error(ErrorCode::kResourceExhausted,
+                      "{} would need {} bytes of memory, more than the budget of {} bytes "
+                      "(corrupt file, or raise --ram-mb)",
+                      what, bytes < 0 ? std::string("too many") : std::to_string(bytes), limit);
+  }
+  return ok_status();
 }
 
 int64_t peak_rss_bytes() { return read_status_kb("VmHWM"); }

@@ -3,6 +3,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string_view>
+
+#include "grove/core/result.h"
 
 namespace grove {
 
@@ -12,6 +15,17 @@ int64_t system_memory_bytes();
 int64_t peak_rss_bytes();
 // Current resident set size (VmRSS), in bytes; 0 if unknown.
 int64_t current_rss_bytes();
+
+// The most bytes that one allocation sized by a file (a header's extents, a dataset's element
+// count) may take: the run's memory budget (set_file_allocation_limit, from --ram-mb), else half
+// the physical RAM. Readers check such sizes here, after checking them against the file's size,
+// and before allocating, so that a damaged or hostile file fails with kResourceExhausted instead
+// of exhausting memory.
+int64_t file_allocation_limit();
+// bytes <= 0 restores the default.
+void set_file_allocation_limit(int64_t bytes);
+// kResourceExhausted naming what when bytes (negative: overflowed) exceed file_allocation_limit().
+Status check_file_allocation(int64_t bytes, std::string_view what);
 
 // A hard byte budget. Users reserve before they allocate and release when they free.
 class MemoryBudget {

@@ -12,6 +12,23 @@ namespace grove {
 
 namespace {
 
+// More blocks than any run gets through (each block costs at least microseconds, and the list of
+// blocks is made up front): an image this large comes from a damaged or hostile header, and is
+// refused before the list is allocated.
+constexpr int64_t kMaxBlocks = int64_t{1} << 21;
+
+Status check_block_count(const Blocking& blocking, const Node& node) {
+  const int64_t count = blocking.block_count();
+  if (count > kMaxBlocks) {
+    return make_error(ErrorCode::kResourceExhausted,
+                      "{} of shape {} would take {} blocks of {}, more than grove can schedule "
+                      "({}); is its size right?",
+                      node.describe(), node.info().shape.to_string(), count,
+                      blocking.block_shape.to_string(), kMaxBlocks);
+  }
+  return ok_status();
+}
+
 int64_t resolve_memory(int64_t requested) {
   return requested > 0 ? requested : system_memory_bytes() / 2;
 }
@@ -168,7 +185,9 @@ Status Engine::for_each_block(const NodePtr& node, const Box5& box, const RunOpt
                       node->describe(), node->info().shape.to_string());
   }
   const Shape5 block_shape = plan_block_shape(*node, box, options);
-  return run_blocks(node, Blocking{box, block_shape}.blocks(), options, body);
+  const Blocking blocking{box, block_shape};
+  GROVE_RETURN_IF_ERROR(check_block_count(blocking, *node));
+  return run_blocks(node, blocking.blocks(), options, body);
 }
 
 Status Engine::run_blocks(const NodePtr& node, const std::vector<Box5>& blocks,
@@ -261,6 +280,10 @@ std::shared_future<Result<AnyArray>> Engine::submit(const NodePtr& node, const B
   const Shape5 block_shape =
       node->cacheable() ? node->cache_block_shape() : plan_block_shape(*node, box, options);
   std::vector<Box5> blocks;
+  if (Status count = check_block_count(Blocking{box, block_shape}, *node); !count.ok()) {
+    shared->promise.set_value(std::move(count).error());
+    return future;
+  }
   if (node->cacheable()) {
     Blocking grid{Box5::of(node->info().shape), block_shape};
     for (int64_t id : grid.blocks_intersecting(box))

@@ -1,14 +1,19 @@
 #include "grove/io/file_util.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <vector>
+
+#include "grove/core/memory.h"
 
 namespace grove::io {
 
@@ -150,15 +155,44 @@ Result<AtomicOutput> AtomicOutput::prepare(const std::string& final_path, bool o
     return make_error(ErrorCode::kNotFound, "the output directory {} does not exist",
                       directory.string());
   }
-  // Unique within the process (counter) and across processes (pid).
-  static std::atomic<uint64_t> counter{0};
+  remove_stale_temporaries(final_path);
   AtomicOutput output;
   output.final_ = final_path;
   output.overwrite_ = overwrite;
-  const std::string name = fmt::format(".{}.grove-tmp-{}-{}", target.filename().string(),
-                                       ::getpid(), counter.fetch_add(1));
-  output.temporary_ = (directory / name).string();
+  output.temporary_ = (directory / temporary_name_for(final_path)).string();
   return output;
+}
+
+std::string temporary_name_for(const std::string& final_path) {
+  // Unique within the process (counter) and across processes (pid).
+  static std::atomic<uint64_t> counter{0};
+  return fmt::format(".{}.grove-tmp-{}-{}", std::filesystem::path(final_path).filename().string(),
+                     ::getpid(), counter.fetch_add(1));
+}
+
+void remove_stale_temporaries(const std::string& final_path) {
+  namespace fs = std::filesystem;
+  const fs::path target(final_path);
+  fs::path directory = target.parent_path();
+  if (directory.empty()) directory = ".";
+  // fmt, not operator+: GCC 12 warns (-Wrestrict) about a false overlap in "." + string.
+  const std::string prefix = fmt::format(".{}.grove-tmp-", target.filename().string());
+  std::error_code error;
+  std::vector<fs::path> stale;
+  for (fs::directory_iterator it(directory, error), end; !error && it != end; it.increment(error)) {
+    const std::string name = it->path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    const std::string rest = name.substr(prefix.size());
+    const size_t dash = rest.find('-');
+    if (dash == 0 || dash == std::string::npos || rest.find_first_not_of("0123456789") != dash) {
+      continue;
+    }
+    const long pid = std::strtol(rest.substr(0, dash).c_str(), nullptr, 10);
+    if (pid <= 0 || pid == ::getpid()) continue;
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM) continue;  // still running
+    stale.push_back(it->path());
+  }
+  for (const fs::path& path : stale) fs::remove_all(path, error);
 }
 
 Status AtomicOutput::commit() {
@@ -194,7 +228,7 @@ Status check_plausible_size(int64_t decoded_bytes, int64_t file_bytes, double ma
                       "(corrupt header?)",
                       what, decoded_bytes, file_bytes);
   }
-  return ok_status();
+  return check_file_allocation(decoded_bytes, what);
 }
 
 }  // namespace grove::io

@@ -76,9 +76,19 @@ class AtomicOutput {
   bool committed_ = false;
 };
 
+// The name of a temporary beside final_path, for a writer of this process: ".<file name>.grove-
+// tmp-<pid>-<unique>". A killed writer leaves it behind; remove_stale_temporaries finds it by
+// this name.
+std::string temporary_name_for(const std::string& final_path);
+// Removes the temporaries (files or folders) that killed processes left beside final_path: those
+// named as temporary_name_for does whose process no longer runs. Writers call it before they
+// write final_path again, so that a kill leaves no litter for long.
+void remove_stale_temporaries(const std::string& final_path);
+
 // Checks that an image whose header promises decoded_bytes of pixels can come from a file of
 // file_bytes, given the largest compression ratio the codec reaches (1 for raw data). Stops
-// absurd headers ("10^9 x 10^9 pixels") before anything is allocated.
+// absurd headers ("10^9 x 10^9 pixels") before anything is allocated. Also checks decoded_bytes
+// against the memory limit (core/memory.h), for readers that decode the whole image at once.
 Status check_plausible_size(int64_t decoded_bytes, int64_t file_bytes, double max_ratio,
                             const std::string& what);
 

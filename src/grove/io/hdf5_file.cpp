@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <set>
 
+#include "grove/core/memory.h"
 #include "grove/io/axes.h"
 #include "grove/io/file_util.h"
 #include "grove/io/lzf_filter.h"
@@ -126,19 +128,84 @@ bool is_boolean_enum(hid_t type) {
   return has_false && has_true;
 }
 
+// What an object's values occupy in the file, and the most its filters can expand them: a
+// header's element count is checked against it before anything is allocated.
+struct StoredSize {
+  int64_t bytes = 0;
+  double max_ratio = 1.0;  // 0: unknown (a filter of unbounded ratio, e.g. blosc, zstd)
+};
+
+// Filters that expand their input at most ~1032:1 (deflate's limit; the others less).
+bool ratio_bounded_filter(H5Z_filter_t filter) {
+  return filter == H5Z_FILTER_DEFLATE || filter == H5Z_FILTER_SHUFFLE ||
+         filter == H5Z_FILTER_FLETCHER32 || filter == H5Z_FILTER_NBIT ||
+         filter == H5Z_FILTER_SCALEOFFSET || filter == 32000 /* lzf */;
+}
+
+StoredSize dataset_stored_size(hid_t dataset) {
+  StoredSize stored;
+  stored.bytes = static_cast<int64_t>(std::min<hsize_t>(H5Dget_storage_size(dataset), INT64_MAX));
+  Id plist(H5Dget_create_plist(dataset));
+  const int count = H5Pget_nfilters(plist.get());
+  for (int i = 0; i < count; ++i) {
+    unsigned flags = 0, config = 0;
+    size_t elements = 0;
+    const H5Z_filter_t filter = H5Pget_filter2(plist.get(), static_cast<unsigned>(i), &flags,
+                                               &elements, nullptr, 0, nullptr, &config);
+    if (filter < 0 || !ratio_bounded_filter(filter)) {
+      stored.max_ratio = 0.0;
+      break;
+    }
+    if (filter == H5Z_FILTER_DEFLATE || filter == 32000) stored.max_ratio = 1100.0;
+  }
+  H5Eclear2(H5E_DEFAULT);
+  return stored;
+}
+
+StoredSize attribute_stored_size(hid_t attribute) {
+  return StoredSize{
+      static_cast<int64_t>(std::min<hsize_t>(H5Aget_storage_size(attribute), INT64_MAX)), 1.0};
+}
+
+// Checks that elements values of element_bytes each, read whole from an object that stores
+// `stored`, are plausible for the file and fit the memory limit (core/memory.h), before the
+// caller allocates them. A dataset that was never written (no storage, fill value only) may still
+// be read whole up to a small size.
+Status check_decoded_size(int64_t elements, size_t element_bytes, const StoredSize& stored,
+                          const std::string& what) {
+  constexpr double kSlackBytes = 1 << 20;
+  int64_t bytes = 0;
+  if (elements < 0 ||
+      __builtin_mul_overflow(elements, static_cast<int64_t>(element_bytes), &bytes)) {
+    return make_error(ErrorCode::kCorrupt, "{} claims more elements than can exist", what);
+  }
+  if (stored.max_ratio > 0 &&
+      static_cast<double>(bytes) >
+          static_cast<double>(stored.bytes) * stored.max_ratio + kSlackBytes) {
+    return make_error(ErrorCode::kCorrupt,
+                      "{} claims {} values ({} bytes) but holds only {} bytes in the file "
+                      "(corrupt file?)",
+                      what, elements, bytes, stored.bytes);
+  }
+  return check_file_allocation(bytes, what);
+}
+
 // Reads strings of a dataset or attribute (reader(memtype, buffer) does the H5Dread/H5Aread).
 Result<std::vector<std::string>> read_string_values(
     hid_t file_type, hid_t space, const std::function<herr_t(hid_t, void*)>& reader,
-    const std::string& what) {
+    const std::string& what, const StoredSize& stored) {
   if (H5Tget_class(file_type) != H5T_STRING) {
     return make_error(ErrorCode::kInvalidArgument, "{} does not hold strings", what);
   }
   const hssize_t count = H5Sget_simple_extent_npoints(space);
   if (count < 0) return error_from_stack(ErrorCode::kCorrupt, "reading the extent of " + what);
+  const bool variable = H5Tis_variable_str(file_type) > 0;
+  GROVE_RETURN_IF_ERROR(check_decoded_size(
+      count, variable ? sizeof(char*) : std::max<size_t>(H5Tget_size(file_type), 1), stored, what));
   std::vector<std::string> values;
   values.reserve(static_cast<size_t>(count));
   Id memtype(H5Tcopy(H5T_C_S1));
-  if (H5Tis_variable_str(file_type) > 0) {
+  if (variable) {
     H5Tset_size(memtype.get(), H5T_VARIABLE);
     H5Tset_cset(memtype.get(), H5Tget_cset(file_type));
     std::vector<char*> pointers(static_cast<size_t>(count), nullptr);
@@ -179,7 +246,15 @@ Result<std::vector<int64_t>> space_dims(hid_t space, const std::string& what) {
   if (rank > 0 && H5Sget_simple_extent_dims(space, dims.data(), nullptr) < 0) {
     return error_from_stack(ErrorCode::kCorrupt, "reading the extent of " + what);
   }
-  return std::vector<int64_t>(dims.begin(), dims.end());
+  std::vector<int64_t> out;
+  for (hsize_t d : dims) {
+    // HDF5 allows extents up to 2^64 - 1; grove's are signed. Larger ones are a damaged header.
+    if (d > static_cast<hsize_t>(INT64_MAX)) {
+      return make_error(ErrorCode::kCorrupt, "{} has an extent of {}", what, d);
+    }
+    out.push_back(static_cast<int64_t>(d));
+  }
+  return out;
 }
 
 // Reads numeric values with type `stored` (the file type) into out as dtype. HDF5 converts
@@ -202,9 +277,18 @@ Status read_numeric(hid_t file_type, size_t count, DType dtype, void* out,
   }
   Id memtype = type_class == H5T_ENUM ? Id(H5Tget_native_type(file_type, H5T_DIR_ASCEND))
                                       : memory_type(stored);
+  if (H5Tget_size(memtype.get()) != dtype_size(stored)) {
+    return make_error(ErrorCode::kUnsupported, "{} holds enum values of {} bytes", what,
+                      H5Tget_size(memtype.get()));
+  }
   std::vector<unsigned char> buffer(count * dtype_size(stored) + 1);
   if (reader(memtype.get(), buffer.data()) < 0) {
     return error_from_stack(ErrorCode::kCorrupt, "reading " + what);
+  }
+  if (stored == DType::boolean) {
+    // A file may hold any byte in a boolean enum; loading one other than 0 or 1 as a bool is
+    // undefined (found by the ilastik_import fuzz target).
+    for (size_t i = 0; i < count; ++i) buffer[i] = buffer[i] != 0;
   }
   const Shape5 shape(1, 1, 1, 1, static_cast<int64_t>(count));
   const AnyArray source =
@@ -428,6 +512,8 @@ Status Object::read_attribute_numeric(std::string_view name, DType dtype, void* 
   Id type(H5Aget_type(attribute.get()));
   const hssize_t count = H5Sget_simple_extent_npoints(space.get());
   if (count < 0) return error_from_stack(ErrorCode::kCorrupt, "reading " + what);
+  GROVE_RETURN_IF_ERROR(
+      check_decoded_size(count, dtype_size(dtype), attribute_stored_size(attribute.get()), what));
   void* out = resize(context, static_cast<size_t>(count));
   const hid_t attribute_id = attribute.get();
   return read_numeric(
@@ -449,7 +535,7 @@ Result<std::vector<std::string>> Object::read_string_attribute_vector(std::strin
       [attribute_id](hid_t memtype, void* buffer) {
         return H5Aread(attribute_id, memtype, buffer);
       },
-      fmt::format("attribute '{}' of {}", name, describe()));
+      fmt::format("attribute '{}' of {}", name, describe()), attribute_stored_size(attribute_id));
 }
 
 Result<std::string> Object::read_string_attribute(std::string_view name) const {
@@ -536,7 +622,10 @@ Dataset::Dataset(Id id, std::string file_name, std::string path)
 
 int64_t Dataset::element_count() const {
   int64_t count = 1;
-  for (int64_t d : dims_) count *= d;
+  for (int64_t d : dims_) {
+    // Saturates: a header's extents may multiply past 64 bits.
+    if (__builtin_mul_overflow(count, d, &count)) return INT64_MAX;
+  }
   return count;
 }
 
@@ -727,10 +816,17 @@ Status Dataset::write(DType dtype, const void* data, const std::vector<int64_t>&
   return ok_status();
 }
 
+Status Dataset::check_whole_read(size_t element_bytes) const {
+  Lock lock;
+  return check_decoded_size(element_count(), element_bytes, dataset_stored_size(id()),
+                            "reading " + describe());
+}
+
 Result<AnyArray> Dataset::read_array(std::string_view axes, const std::vector<int64_t>& start,
                                      const std::vector<int64_t>& count) const {
   GROVE_RETURN_IF_ERROR(io::validate_axes(axes, dims_.size()));
   GROVE_ASSIGN_OR_RETURN(DType type, dtype());
+  if (start.empty() && count.empty()) GROVE_RETURN_IF_ERROR(check_whole_read(dtype_size(type)));
   const std::vector<int64_t>& extents = count.empty() ? dims_ : count;
   const Shape5 shape = io::shape_from_stored(extents, axes);
   GROVE_ASSIGN_OR_RETURN(AnyArray buffer, AnyArray::allocate_uninitialized(type, shape));
@@ -769,7 +865,7 @@ Result<std::vector<std::string>> Dataset::read_strings() const {
       [dataset](hid_t memtype, void* buffer) {
         return H5Dread(dataset, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer);
       },
-      describe());
+      describe(), dataset_stored_size(dataset));
 }
 
 Result<std::string> Dataset::read_string() const {
@@ -861,10 +957,23 @@ Result<std::vector<std::string>> Group::child_datasets() const {
 
 Result<std::vector<std::string>> Group::all_datasets() const {
   std::vector<std::string> out;
-  // Depth first, with a guard against link cycles (hard links to a parent).
+  // Depth first, each group once (by its address in the file): hard links back to a parent make
+  // cycles, and two of them would make a walk by path exponential. A depth limit and a limit on
+  // the groups visited bound what a hostile file can ask for besides.
+  int64_t groups_left = 100000;
+  std::set<haddr_t> visited;
   std::function<Status(const Group&, const std::string&, int)> walk =
       [&](const Group& group, const std::string& prefix, int depth) -> Status {
-    if (depth > 64) return ok_status();
+    if (depth > 64 || --groups_left < 0) return ok_status();
+    {
+      Lock lock;
+      H5O_info_t info;
+      if (H5Oget_info2(group.id(), &info, H5O_INFO_BASIC) < 0) {
+        H5Eclear2(H5E_DEFAULT);
+        return ok_status();
+      }
+      if (!visited.insert(info.addr).second) return ok_status();
+    }
     GROVE_ASSIGN_OR_RETURN(std::vector<std::string> names, group.children());
     for (const auto& name : names) {
       auto kind = group.kind_of(name);
@@ -929,6 +1038,10 @@ Result<Dataset> Group::open_dataset(std::string_view path) const {
   if (!dataset.valid()) {
     return error_from_stack(ErrorCode::kCorrupt, "opening dataset " + file_name_ + full);
   }
+  // The extents must be readable: a dataset whose dims failed would look scalar and be read
+  // into a one-element buffer.
+  Id space(H5Dget_space(dataset.get()));
+  GROVE_RETURN_IF_ERROR(space_dims(space.get(), file_name_ + full));
   return Dataset(std::move(dataset), file_name_, full);
 }
 

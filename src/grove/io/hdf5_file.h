@@ -179,6 +179,7 @@ class Dataset : public Object {
 
   const std::vector<int64_t>& dims() const { return dims_; }
   int rank() const { return static_cast<int>(dims_.size()); }
+  // The product of the extents (INT64_MAX if it overflows).
   int64_t element_count() const;
   // The element type as a grove dtype; kUnsupported for strings, compounds, float16, ...
   Result<DType> dtype() const;
@@ -201,11 +202,17 @@ class Dataset : public Object {
   Status write(DType dtype, const void* data, const std::vector<int64_t>& start = {},
                const std::vector<int64_t>& count = {});
 
+  // Before reading the whole dataset into memory: fails (kCorrupt) if its element count is
+  // implausible for what the file stores, or (kResourceExhausted) if element_bytes per element
+  // exceed the memory limit (core/memory.h: file_allocation_limit).
+  Status check_whole_read(size_t element_bytes) const;
+
   // The whole dataset, flattened in C order, converted to T.
   template <class T>
   Result<std::vector<T>> read_vector() const {
     GROVE_ASSIGN_OR_RETURN(DType stored, dtype());
     (void)stored;
+    GROVE_RETURN_IF_ERROR(check_whole_read(sizeof(T)));
     std::vector<T> values(static_cast<size_t>(element_count()));
     GROVE_RETURN_IF_ERROR(read(dtype_of<T>, values.data()));
     return values;

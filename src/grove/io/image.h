@@ -101,6 +101,15 @@ Result<AnyArray> read_image(const std::string& path);
 Result<std::unique_ptr<ImageWriter>> create_image(const std::string& path, const Shape5& shape,
                                                   DType dtype, const WriteOptions& options = {},
                                                   const std::string& format = "");
+// Like create_image, but Zarr and N5 outputs too appear only on commit(): the store (or, in an
+// existing store, the node) is written in a hidden temporary folder beside its place and renamed
+// there (swapped atomically with the node it replaces), so a killed run leaves the old output or
+// none, never a half-written one; an uncommitted writer removes its folder. For one process
+// writing a whole image (exports, features); distributed and resumable runs use create_image.
+Result<std::unique_ptr<ImageWriter>> create_image_atomically(const std::string& path,
+                                                             const Shape5& shape, DType dtype,
+                                                             const WriteOptions& options = {},
+                                                             const std::string& format = "");
 // Writes a whole image (create_image + write + commit).
 Status write_image(const std::string& path, const AnyArray& data, const WriteOptions& options = {},
                    const std::string& format = "");

@@ -161,12 +161,19 @@ class NpyReader final : public ImageReader {
     DType layout = info_.dtype;
     if (header_.big_endian)
       layout = element == 2 ? DType::u16 : element == 4 ? DType::u32 : DType::u64;
+    // Bools are moved as bytes, then made 0 or 1: a file may hold any byte there, and loading
+    // a byte other than 0 or 1 as a bool is undefined (found by the npy fuzz target).
+    if (info_.dtype == DType::boolean) layout = DType::u8;
     const AnyArray whole =
         AnyArray::wrap(layout, data_pointer(), info_.shape, file_strides(), mapping_);
     const AnyArray target = AnyArray::wrap(layout, out.raw_data(), out.shape(), out.strides(), {});
     GROVE_RETURN_IF_ERROR(whole.crop(box).copy_into(target));
     if (header_.big_endian)
       byteswap_in_place(out.raw_data(), static_cast<size_t>(out.size()), element);
+    if (info_.dtype == DType::boolean) {
+      auto* bytes = static_cast<unsigned char*>(out.raw_data());
+      for (int64_t i = 0; i < out.size(); ++i) bytes[i] = bytes[i] != 0;
+    }
     return out;
   }
 
@@ -444,6 +451,15 @@ Result<std::unique_ptr<ImageWriter>> create_npy(const std::string& path, const S
     ::close(fd);
     return make_error(ErrorCode::kIo, "cannot write {}: {}", output.temporary_path(),
                       std::strerror(error));
+  }
+  // Reserve the disk space now: the data goes through a memory mapping, where a full disk
+  // would strike as a SIGBUS in the middle of the run instead of as an error here.
+  const int reserved = ::posix_fallocate(fd, 0, file_size);
+  if (reserved != 0 && reserved != EOPNOTSUPP && reserved != EINVAL) {
+    ::close(fd);
+    return make_error(
+        reserved == ENOSPC || reserved == EDQUOT ? ErrorCode::kResourceExhausted : ErrorCode::kIo,
+        "cannot reserve {} bytes for {}: {}", file_size, path, std::strerror(reserved));
   }
   auto mapping = map_file(fd, static_cast<size_t>(file_size), true);
   if (!mapping) {

@@ -2,8 +2,16 @@
 // signature (its first bytes) or, when the signature says nothing, from the extension, and
 // dispatches to the format's reader or writer. Zarr and N5 plug in at the one marked place
 // below.
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 #include "grove/io/file_util.h"
 #include "grove/io/hdf5.h"
@@ -98,6 +106,37 @@ Error with_path(Error error, const std::string& path) {
 Result<std::unique_ptr<ImageReader>> open_chunked_store(Format format, const ImagePath& path) {
   return format == Format::kZarr ? open_zarr(path) : open_n5(path);
 }
+// Refuses an output that cannot fit on its disk even compressed as well as any codec manages
+// (1000:1; uncompressed formats exactly): an absurd input header, or a huge image meant for
+// another disk, fails at once instead of writing until the disk is full. Where the free space
+// cannot be told, nothing is refused.
+Status check_output_space(const std::string& file, const Shape5& shape, DType dtype, Format format,
+                          const WriteOptions& options) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  fs::path directory = fs::absolute(file, error).parent_path();
+  while (!directory.empty() && !fs::is_directory(directory, error)) {
+    if (directory == directory.parent_path()) break;
+    directory = directory.parent_path();
+  }
+  struct statvfs disk {};
+  if (directory.empty() || ::statvfs(directory.c_str(), &disk) != 0) return ok_status();
+  const double free_bytes = static_cast<double>(disk.f_bavail) * static_cast<double>(disk.f_frsize);
+  const double bytes = static_cast<double>(shape.size()) * static_cast<double>(dtype_size(dtype));
+  const bool raw =
+      format == Format::kNpy ||
+      ((format == Format::kTiff || format == Format::kHdf5) &&
+       (options.compression == "none" || (format == Format::kTiff && options.compression.empty())));
+  const double at_best = raw ? bytes : bytes / 1000.0;
+  if (at_best > free_bytes) {
+    return make_error(ErrorCode::kResourceExhausted,
+                      "the output {} needs {:.0f} bytes{} but {} has only {:.0f} bytes free", file,
+                      at_best, raw ? "" : " even compressed 1000:1", directory.string(),
+                      free_bytes);
+  }
+  return ok_status();
+}
+
 Result<std::unique_ptr<ImageWriter>> create_chunked_store(Format format, const ImagePath& path,
                                                           const Shape5& shape, DType dtype,
                                                           const WriteOptions& options) {
@@ -212,6 +251,12 @@ Result<std::unique_ptr<ImageWriter>> create_image(const std::string& path, const
     return make_error(ErrorCode::kInvalidArgument, "{}: a {} file holds no dataset '{}'", path,
                       format_name(format), parsed.internal);
   }
+  if (!shape.valid()) {
+    return make_error(ErrorCode::kInvalidArgument, "{}: invalid shape {}", path, shape.to_string());
+  }
+  if (auto space = check_output_space(parsed.file, shape, dtype, format, options); !space.ok()) {
+    return std::move(space).error();
+  }
   Result<std::unique_ptr<ImageWriter>> writer = make_error(ErrorCode::kInternal, "no writer");
   switch (format) {
     case Format::kTiff: writer = io::create_tiff(parsed.file, shape, dtype, options); break;
@@ -227,6 +272,132 @@ Result<std::unique_ptr<ImageWriter>> create_image(const std::string& path, const
   }
   if (!writer.ok()) return with_path(std::move(writer).error(), path);
   return writer;
+}
+
+namespace {
+
+// The writer of create_image_atomically for Zarr and N5: the node was created under a hidden
+// temporary folder beside its final place; commit() renames it there (swapping with the node it
+// replaces, when overwriting), and an uncommitted writer removes it.
+class RenameOnCommitWriter final : public ImageWriter {
+ public:
+  RenameOnCommitWriter(std::unique_ptr<ImageWriter> inner, std::filesystem::path temporary_folder,
+                       std::filesystem::path written, std::filesystem::path final_path,
+                       bool overwrite)
+      : inner_(std::move(inner)),
+        temporary_folder_(std::move(temporary_folder)),
+        written_(std::move(written)),
+        final_(std::move(final_path)),
+        overwrite_(overwrite) {}
+
+  ~RenameOnCommitWriter() override {
+    inner_.reset();
+    std::error_code ignored;
+    std::filesystem::remove_all(temporary_folder_, ignored);
+  }
+
+  Status write(const Box5& box, const AnyArray& data) override {
+    if (!inner_) return make_error(ErrorCode::kInvalidArgument, "write after commit");
+    return inner_->write(box, data);
+  }
+
+  Status commit() override {
+    namespace fs = std::filesystem;
+    if (!inner_) return ok_status();
+    GROVE_RETURN_IF_ERROR(inner_->commit());
+    inner_.reset();
+    std::error_code error;
+    if (fs::exists(final_, error)) {
+      if (!overwrite_) {
+        return make_error(ErrorCode::kAlreadyExists,
+                          "{} appeared while writing (not overwriting it)", final_.string());
+      }
+      // Atomic swap: the old node is never missing, the new one never half there.
+      if (::renameat2(AT_FDCWD, written_.c_str(), AT_FDCWD, final_.c_str(), RENAME_EXCHANGE) != 0) {
+        return make_error(ErrorCode::kIo, "cannot move {} into place at {}: {}", written_.string(),
+                          final_.string(), std::strerror(errno));
+      }
+    } else if (::rename(written_.c_str(), final_.c_str()) != 0) {
+      return make_error(ErrorCode::kIo, "cannot move {} into place at {}: {}", written_.string(),
+                        final_.string(), std::strerror(errno));
+    }
+    fs::remove_all(temporary_folder_, error);  // and, after a swap, the old node in it
+    return ok_status();
+  }
+
+ private:
+  std::unique_ptr<ImageWriter> inner_;
+  std::filesystem::path temporary_folder_;
+  std::filesystem::path written_;
+  std::filesystem::path final_;
+  bool overwrite_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<ImageWriter>> create_image_atomically(const std::string& path,
+                                                             const Shape5& shape, DType dtype,
+                                                             const WriteOptions& options,
+                                                             const std::string& format_given) {
+  namespace fs = std::filesystem;
+  const ImagePath parsed = split_image_path(path);
+  const Format format = format_given.empty()
+                            ? format_from_extension(io::lower_extension(parsed.file))
+                            : format_from_name(format_given);
+  if (format != Format::kZarr && format != Format::kN5) {
+    return create_image(path, shape, dtype, options, format_given);  // atomic already
+  }
+  std::string internal = parsed.internal;
+  while (!internal.empty() && internal.front() == '/') internal.erase(0, 1);
+  while (!internal.empty() && internal.back() == '/') internal.pop_back();
+  const fs::path store = fs::absolute(parsed.file).lexically_normal();
+  const fs::path final_node = internal.empty() ? store : store / internal;
+  std::error_code error;
+  if (fs::exists(final_node, error)) {
+    if (!options.overwrite) {
+      return make_error(ErrorCode::kAlreadyExists, "{} exists (overwrite it with --overwrite)",
+                        path);
+    }
+    const bool ours = format == Format::kZarr ? is_zarr_store(final_node.string())
+                                              : is_n5_container(final_node.string());
+    if (!ours) {
+      return make_error(ErrorCode::kAlreadyExists,
+                        "{} exists and is no {} node: grove will not replace it", path,
+                        format_name(format));
+    }
+  }
+  // The hidden folder sits where the node will: beside the store (a new store, or the store's
+  // root replaced), else inside the store beside the node. Its dot keeps it out of listings.
+  const bool whole_store = internal.empty() || !fs::exists(store, error);
+  const fs::path placed = whole_store ? store : final_node;
+  io::remove_stale_temporaries(placed.string());
+  const fs::path temporary_folder = placed.parent_path() / io::temporary_name_for(placed.string());
+  if (!fs::is_directory(temporary_folder.parent_path(), error) &&
+      !fs::create_directories(temporary_folder.parent_path(), error)) {
+    return make_error(ErrorCode::kNotFound, "the output folder {} does not exist",
+                      temporary_folder.parent_path().string());
+  }
+  std::string temporary_path;
+  fs::path written;
+  if (whole_store) {
+    written = temporary_folder / store.filename();
+    temporary_path = written.string() + (internal.empty() ? "" : "/" + internal);
+  } else {
+    written = temporary_folder / final_node.filename();
+    temporary_path = store.string() + "/" + (written.lexically_relative(store)).generic_string();
+  }
+  WriteOptions temporary_options = options;
+  temporary_options.overwrite = false;
+  auto inner = create_image(temporary_path, shape, dtype, temporary_options,
+                            std::string(format_name(format)));
+  if (!inner.ok()) {
+    fs::remove_all(temporary_folder, error);
+    Error failure = std::move(inner).error();
+    return failure;
+  }
+  return std::unique_ptr<ImageWriter>(
+      std::make_unique<RenameOnCommitWriter>(std::move(inner).value(), temporary_folder, written,
+                                             whole_store ? store : final_node, options.overwrite));
 }
 
 Status write_image(const std::string& path, const AnyArray& data, const WriteOptions& options,

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "grove/core/memory.h"
 #include "grove/io/axes.h"
 #include "grove/io/file_util.h"
 #include "grove/io/tiff_contiguous.h"
@@ -436,7 +437,10 @@ OmeMeta parse_ome(const std::string& description) {
   const auto attributes = xml_attributes(description, "Pixels", &pixels_at);
   if (attributes.empty()) return meta;
   meta.present = true;
-  for (const auto& [key, value] : attributes) {
+  for (const auto& attribute : attributes) {
+    // Named copies, not a structured binding: clang before 16 cannot capture those in lambdas.
+    const auto& key = attribute.first;
+    const auto& value = attribute.second;
     auto integer = [&](int64_t& target) {
       try {
         target = std::stoll(value);
@@ -698,6 +702,8 @@ class TiffReader final : public ImageReader {
       return make_error(ErrorCode::kUnsupported, "{} of {} bytes are too large",
                         l.tiled ? "tiles" : "strips", decoded_size);
     }
+    GROVE_RETURN_IF_ERROR(
+        check_file_allocation(decoded_size, l.tiled ? "decoding a tile" : "decoding a strip"));
     std::vector<unsigned char> buffer(static_cast<size_t>(decoded_size));
     std::vector<unsigned char> expanded;
     for (int64_t plane = 0; plane < planes; ++plane) {

@@ -121,7 +121,8 @@ Result<std::shared_ptr<LabelStore>> read_labels(const hdf5::Group& group,
       return make_error(ErrorCode::kCorrupt, "{}: box {} does not fit the labels {}",
                         dataset.describe(), box.to_string(), shape.to_string());
     }
-    GROVE_ASSIGN_OR_RETURN(AnyArray data, AnyArray::allocate(DType::u8, s));
+    GROVE_RETURN_IF_ERROR(dataset.check_whole_read(1));
+    GROVE_ASSIGN_OR_RETURN(AnyArray data, AnyArray::allocate_uninitialized(DType::u8, s));
     GROVE_RETURN_IF_ERROR(dataset.read(DType::u8, data.raw_data()));
     auto written = store->write(box, data);
     if (!written.ok()) return std::move(written).error();

@@ -162,9 +162,11 @@ Result<Box5> parse_subregion(std::string_view text, const std::string& axes, con
 
 Result<std::string> write_export_plan(Engine& engine, const ExportPlan& plan, Progress* progress,
                                       const CancelToken& cancel) {
-  GROVE_ASSIGN_OR_RETURN(std::unique_ptr<ImageWriter> writer,
-                         create_image(plan.output, plan.box.shape(), plan.node->info().dtype,
-                                      plan.options, plan.format));
+  // One process writes the whole image: Zarr/N5 too appear only when complete.
+  GROVE_ASSIGN_OR_RETURN(
+      std::unique_ptr<ImageWriter> writer,
+      create_image_atomically(plan.output, plan.box.shape(), plan.node->info().dtype, plan.options,
+                              plan.format));
   RunOptions run_options = plan.run_options;
   run_options.progress = progress;
   run_options.context.cancel = cancel;
