@@ -237,7 +237,8 @@ bool is_headless_call(int argc, char** argv) {
 
 namespace {
 
-constexpr const char* kHeadlessUsage = R"(grove --headless: ilastik's headless command line, for scripts written for ilastik
+constexpr const char* kHeadlessUsage =
+    R"(grove --headless: ilastik's headless command line, for scripts written for ilastik
 Usage: grove --headless --project=PROJECT [FLAGS] [--raw_data=] IMAGE...
 
   --project=P                 grove project or ilastik .ilp (pixel classification, autocontext)

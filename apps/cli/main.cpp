@@ -22,7 +22,8 @@ int main(int argc, char** argv) {
   if (is_headless_call(argc, argv)) return run_headless(argc, argv);
   CLI::App app{"grove: interactive machine learning for (bio)image analysis", "grove"};
   app.footer(
-      "ilastik's command line works too: grove --headless --project=P.ilp IMAGE... (grove --headless "
+      "ilastik's command line works too: grove --headless --project=P.ilp IMAGE... (grove "
+      "--headless "
       "--help)\nDocs: docs/cli.md");
   app.set_version_flag("--version", std::string("grove 0.1.0"));
   app.require_subcommand(1);

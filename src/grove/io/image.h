@@ -24,8 +24,8 @@ struct ImageInfo {
   bool has_pixel_size = false;
   // Chunk shape in t,z,y,x,c for chunked containers (HDF5, Zarr, N5); all zeros if unchunked.
   Shape5 chunk_shape = Shape5::filled(0);
-  std::string format;         // "tiff", "png", "hdf5", "zarr", ...
-  std::string compression;    // "none", "lzw", "deflate", "gzip", "blosc", ...
+  std::string format;       // "tiff", "png", "hdf5", "zarr", ...
+  std::string compression;  // "none", "lzw", "deflate", "gzip", "blosc", ...
   // The extents as stored, in the order of axes (e.g. (10, 534, 495, 1) for "txyc").
   std::vector<int64_t> stored_shape;
   // For containers: the dataset read, e.g. "/exported_data" ("" for single-image formats).
@@ -126,7 +126,7 @@ struct DatasetEntry {
   std::string path;  // "/exported_data"; "" for a single-image format
   Shape5 shape;      // t, z, y, x, c
   DType dtype;
-  std::string axes;  // as stored
+  std::string axes;                   // as stored
   std::vector<int64_t> stored_shape;  // extents in the order of axes
   std::string compression;            // "none", "gzip", ...
 };

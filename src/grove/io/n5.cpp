@@ -106,8 +106,10 @@ json n5_compression_json(const Compression& c) {
   const int level = c.level;
   switch (c.compressor) {
     case Compressor::none: return {{"type", "raw"}};
-    case Compressor::gzip: return {{"type", "gzip"}, {"level", level < 0 ? 1 : level}, {"useZlib", false}};
-    case Compressor::zlib: return {{"type", "gzip"}, {"level", level < 0 ? 1 : level}, {"useZlib", true}};
+    case Compressor::gzip:
+      return {{"type", "gzip"}, {"level", level < 0 ? 1 : level}, {"useZlib", false}};
+    case Compressor::zlib:
+      return {{"type", "gzip"}, {"level", level < 0 ? 1 : level}, {"useZlib", true}};
     case Compressor::zstd: return {{"type", "zstd"}, {"level", level < 0 ? 3 : level}};
     case Compressor::blosc:
       return {{"type", "blosc"},
