@@ -75,26 +75,29 @@ Status run_features(const FeaturesArguments& arguments) {
 void register_features(CLI::App& app, Action& action) {
   auto arguments = std::make_shared<FeaturesArguments>();
   CLI::App* command = app.add_subcommand(
-      "features", "compute ilastik's pixel features (float32, ilastik's channel order)");
-  command->add_option("input", arguments->input, "image (file, or file.h5/internal/path)")
+      "features", "Compute ilastik's pixel features (float32, ilastik's channel order)");
+  command->add_option("input", arguments->input, "The image (file, or file.h5/internal/path)")
       ->required();
   command
-      ->add_option("-o,--output", arguments->output, "output image (HDF5: dataset exported_data)")
+      ->add_option("-o,--output", arguments->output,
+                   "The output image (HDF5: dataset exported_data)")
       ->required();
   command
-      ->add_option("--features", arguments->spec,
-                   "'all' or 'Family:scale,scale;Family:scale' with ilastik's family names "
-                   "(GaussianSmoothing, LaplacianOfGaussian, GaussianGradientMagnitude, "
-                   "DifferenceOfGaussians, StructureTensorEigenvalues, "
-                   "HessianOfGaussianEigenvalues); 'ComputeIn2d:scales' computes those scales "
-                   "slice by slice")
+      ->add_option(
+          "--features", arguments->spec,
+          "Features: 'all' or 'Family:scale,scale;Family:scale' with ilastik's family names "
+          "(GaussianSmoothing, LaplacianOfGaussian, GaussianGradientMagnitude, "
+          "DifferenceOfGaussians, StructureTensorEigenvalues, "
+          "HessianOfGaussianEigenvalues); 'ComputeIn2d:scales' computes those scales "
+          "slice by slice")
       ->capture_default_str();
-  command->add_option("--threads", arguments->threads, "worker threads (0: all cores)");
-  command->add_option("--ram-mb", arguments->ram_mb, "memory budget in MiB (0: half the RAM)");
-  command->add_flag("--overwrite", arguments->overwrite, "replace OUT if it exists");
+  command->add_option("--threads", arguments->threads, "Worker threads (0: all cores)");
+  command->add_option("--ram-mb", arguments->ram_mb,
+                      "Memory budget in MiB (0: half the machine's RAM)");
+  command->add_flag("--overwrite", arguments->overwrite, "Replace the output if it exists");
   command
       ->add_option("--compression", arguments->compression,
-                   "compression of chunked outputs (none, gzip, lzf, blosc, zstd, ...)")
+                   "Compression of chunked outputs (none, gzip, lzf, blosc, zstd, ...)")
       ->capture_default_str();
   command->callback(
       [arguments, &action] { action = [arguments] { return run_features(*arguments); }; });
