@@ -4,14 +4,13 @@ headless export sources for autocontext; `grove autocontext train` and `grove ru
 result; the bad-input contract (exit status 2, one line naming the fault)."""
 import pathlib
 import subprocess
-import zipfile
 
 import h5py
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import SHARED, run_grove
+from conftest import SHARED, agreement, extract_ilastik_projects, run_grove
 
 ORACLE = pathlib.Path(__file__).with_name("ilastik_core_autocontext.py")
 ISBI = "pixel_classification/isbi2012_em_membranes"
@@ -30,21 +29,8 @@ TEST_CASES = [
 
 @pytest.fixture(scope="module")
 def projects(tmp_path_factory):
-    if not SHARED.is_dir():
-        pytest.skip(f"{SHARED} is absent: the ilastik parity data is not available on this machine")
-    root = tmp_path_factory.mktemp("ilastik_autocontext")
-    testdata = SHARED / "ilastik_testdata"
-    with zipfile.ZipFile(testdata / "api_projects.zip") as z:
-        z.extractall(root / "api")
-    with zipfile.ZipFile(testdata / "test_projects.zip") as z:
-        z.extractall(root / "test")
-    (root / "test" / "inputdata").symlink_to(testdata / "inputdata")
-    return root
+    return extract_ilastik_projects(tmp_path_factory.mktemp("ilastik_autocontext"))
 
-
-def agreement(result, reference):
-    difference = np.abs(result.reshape(reference.shape).astype(np.float64) - reference)
-    return float(np.mean(difference <= 0.02)), float(difference.max())
 
 
 def run_npy(tmp_path, project, image, source, name):

@@ -6,13 +6,12 @@ import json
 import os
 import pathlib
 import subprocess
-import zipfile
 
 import h5py
 import numpy as np
 import pytest
 
-from conftest import SHARED, run_grove
+from conftest import SHARED, agreement, extract_ilastik_projects, run_grove
 
 PEER = SHARED.parent / "peers" / "ilastik_core.py"
 SERIES_PEER = pathlib.Path(__file__).with_name("ilastik_core_series.py")
@@ -29,22 +28,8 @@ TEST_CASES = ["2d", "2d3c", "3d", "3d1c", "3d2c", "5t2d1c", "5t2d2c", "5t3d2c"]
 
 @pytest.fixture(scope="module")
 def projects(tmp_path_factory):
-    if not SHARED.is_dir():
-        pytest.skip(f"{SHARED} is absent: the ilastik parity data is not available on this machine")
-    root = tmp_path_factory.mktemp("ilastik")
-    testdata = SHARED / "ilastik_testdata"
-    with zipfile.ZipFile(testdata / "api_projects.zip") as z:
-        z.extractall(root / "api")
-    with zipfile.ZipFile(testdata / "test_projects.zip") as z:
-        z.extractall(root / "test")
-    # The test projects name their data relative to themselves, in inputdata/.
-    (root / "test" / "inputdata").symlink_to(testdata / "inputdata")
-    return root
+    return extract_ilastik_projects(tmp_path_factory.mktemp("ilastik"))
 
-
-def agreement(result, reference):
-    difference = np.abs(result.reshape(reference.shape).astype(np.float64) - reference)
-    return float(np.mean(difference <= 0.02)), float(difference.max())
 
 
 @pytest.mark.parametrize("project,image,reference", API_CASES)
