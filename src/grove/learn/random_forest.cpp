@@ -152,7 +152,22 @@ struct PendingWalk {
 // Bit r set when row r's feature value (column points at the feature's 64 values) is below the
 // threshold. NaN compares false, so NaN goes right, as in ForestNode::next.
 inline uint64_t rows_below(const float* column, float threshold) {
-#if defined(__AVX__)
+#if defined(__AVX2__)
+  // The 8 compares' lanes are packed to bytes (32 bit -> 16 -> 8, which interleaves the 128-bit
+  // halves; one permute restores the row order) so that two byte movemasks give all 64 bits.
+  const __m256 t = _mm256_set1_ps(threshold);
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  auto below = [&](int group) {
+    return _mm256_castps_si256(_mm256_cmp_ps(_mm256_load_ps(column + 8 * group), t, _CMP_LT_OQ));
+  };
+  auto bits32 = [&](int first) {
+    const __m256i low = _mm256_packs_epi32(below(first), below(first + 1));
+    const __m256i high = _mm256_packs_epi32(below(first + 2), below(first + 3));
+    const __m256i bytes = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(low, high), order);
+    return static_cast<uint32_t>(_mm256_movemask_epi8(bytes));
+  };
+  return static_cast<uint64_t>(bits32(0)) | (static_cast<uint64_t>(bits32(4)) << 32);
+#elif defined(__AVX__)
   const __m256 t = _mm256_set1_ps(threshold);
   uint64_t below = 0;
   for (int group = 0; group < 8; ++group) {
@@ -170,31 +185,29 @@ inline uint64_t rows_below(const float* column, float threshold) {
 }
 
 // Adds value to the sums of the rows in the bit set (sum is outputs × kBlockRows, class-major),
-// 8 rows at a time. Rows outside the set get -0.0 added, which leaves every double as it is
+// 8 rows at a time. Rows outside the set get -0.0f added, which leaves every float as it is
 // (-0.0 is the exact identity of addition, +0.0 and -0.0 included), so each row still gets
 // exactly the additions of the naive walk, and no branch depends on which lanes are set.
+// The sums are floats, added in tree order, as VIGRA sums its trees' votes (into the float32
+// probability array ilastik hands it).
 template <int kOutputs>
-inline void add_to_rows(double* sum, uint64_t rows, const float* value, int64_t outputs) {
+inline void add_to_rows(float* sum, uint64_t rows, const float* value, int64_t outputs) {
   if constexpr (kOutputs > 0) outputs = kOutputs;
 #if defined(__AVX2__)
-  const __m256i low_lanes = _mm256_setr_epi64x(1, 2, 4, 8);
-  const __m256i high_lanes = _mm256_setr_epi64x(16, 32, 64, 128);
-  const __m256d identity = _mm256_set1_pd(-0.0);
-  while (rows != 0) {
-    const int group = std::countr_zero(rows) >> 3;
-    const auto lanes = static_cast<int64_t>((rows >> (8 * group)) & 0xFF);
-    rows &= ~(uint64_t{0xFF} << (8 * group));
-    const __m256i bits = _mm256_set1_epi64x(lanes);
-    const __m256d low =
-        _mm256_castsi256_pd(_mm256_cmpeq_epi64(_mm256_and_si256(bits, low_lanes), low_lanes));
-    const __m256d high =
-        _mm256_castsi256_pd(_mm256_cmpeq_epi64(_mm256_and_si256(bits, high_lanes), high_lanes));
+  // Shifting lane i's copy of the group's 8 bits left by 31 - i puts bit i into the sign bit,
+  // which is all that blendv looks at.
+  const __m256i shifts = _mm256_setr_epi32(31, 30, 29, 28, 27, 26, 25, 24);
+  const __m256 identity = _mm256_set1_ps(-0.0f);
+  // All 8 groups, without a loop that branches on which are set: the branches mispredicted
+  // more than the blends of empty groups cost.
+  for (int group = 0; group < 8; ++group) {
+    const auto lanes = static_cast<int32_t>((rows >> (8 * group)) & 0xFF);
+    const __m256 select =
+        _mm256_castsi256_ps(_mm256_sllv_epi32(_mm256_set1_epi32(lanes), shifts));
     for (int64_t c = 0; c < outputs; ++c) {
-      double* s = sum + c * kBlockRows + 8 * group;
-      const __m256d add = _mm256_set1_pd(static_cast<double>(value[c]));
-      _mm256_storeu_pd(s, _mm256_add_pd(_mm256_loadu_pd(s), _mm256_blendv_pd(identity, add, low)));
-      _mm256_storeu_pd(
-          s + 4, _mm256_add_pd(_mm256_loadu_pd(s + 4), _mm256_blendv_pd(identity, add, high)));
+      float* s = sum + c * kBlockRows + 8 * group;
+      const __m256 add = _mm256_blendv_ps(identity, _mm256_set1_ps(value[c]), select);
+      _mm256_storeu_ps(s, _mm256_add_ps(_mm256_loadu_ps(s), add));
     }
   }
 #else
@@ -205,6 +218,94 @@ inline void add_to_rows(double* sum, uint64_t rows, const float* value, int64_t 
 #endif
 }
 
+// Where the rows of a block end in one tree, collected during the walk and added at its end:
+// each row gets the slot (0-6) of its leaf, one byte per row, and the end of the walk adds
+// the slots' values with one table lookup (vpermps) per 8 rows, instead of blending each
+// leaf's values into the sums (a walk ends in about three leaves, each blended into up to 8
+// row groups). Slot 7 holds -0.0, the identity of addition, for rows that take none of the
+// slots: leaves after the seventh of a walk are added directly by add_to_rows. Every row thus
+// gets exactly one value per tree, as in the naive walk.
+template <int kOutputs>
+class LeafSlots {
+ public:
+  static constexpr bool kTable = kOutputs > 0
+#if !defined(__AVX2__)
+                                 && false
+#endif
+      ;
+
+  explicit LeafSlots(int64_t outputs) : outputs_(outputs) {
+#if defined(__AVX2__)
+    if constexpr (kTable) {
+      slot_[0] = slot_[1] = _mm256_set1_epi8(kIdentitySlot);
+      for (auto& table : values_) std::fill(table, table + 8, -0.0f);
+    }
+#endif
+  }
+
+  void add(float* sum, uint64_t rows, const float* value) {
+#if defined(__AVX2__)
+    if constexpr (kTable) {
+      if (used_ < kIdentitySlot) {
+        for (int c = 0; c < kOutputs; ++c) values_[c][used_] = value[c];
+        const __m256i id = _mm256_set1_epi8(static_cast<char>(used_));
+        const __m256i bits = _mm256_set1_epi64x(static_cast<int64_t>(rows));
+        slot_[0] = _mm256_blendv_epi8(slot_[0], id, row_bytes(bits, 0));
+        slot_[1] = _mm256_blendv_epi8(slot_[1], id, row_bytes(bits, 4));
+        ++used_;
+        return;
+      }
+    }
+#endif
+    add_to_rows<kOutputs>(sum, rows, value, outputs_);
+  }
+
+  // Adds the slots' values to the sums (nothing to do without the table).
+  void finish(float* sum) const {
+#if defined(__AVX2__)
+    if constexpr (kTable) {
+      alignas(32) uint8_t slots[kBlockRows];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(slots), slot_[0]);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(slots + 32), slot_[1]);
+      __m256 table[kOutputs];
+      for (int c = 0; c < kOutputs; ++c) table[c] = _mm256_loadu_ps(values_[c]);
+      for (int group = 0; group < kBlockRows / 8; ++group) {
+        const __m256i index = _mm256_cvtepu8_epi32(
+            _mm_loadl_epi64(reinterpret_cast<const __m128i*>(slots + 8 * group)));
+        for (int c = 0; c < kOutputs; ++c) {
+          float* s = sum + c * kBlockRows + 8 * group;
+          _mm256_storeu_ps(
+              s, _mm256_add_ps(_mm256_loadu_ps(s), _mm256_permutevar8x32_ps(table[c], index)));
+        }
+      }
+    }
+#else
+    (void)sum;
+#endif
+  }
+
+ private:
+#if defined(__AVX2__)
+  static constexpr int kIdentitySlot = 7;
+  // 0xFF in byte i for the rows (first_byte * 8 + i) that are set in the 64-bit row mask
+  // broadcast in bits: byte i takes mask byte first_byte + i / 8 and tests bit i % 8 of it.
+  static __m256i row_bytes(__m256i bits, char first_byte) {
+    const char b = first_byte;
+    const __m256i spread = _mm256_setr_epi8(
+        b, b, b, b, b, b, b, b, b + 1, b + 1, b + 1, b + 1, b + 1, b + 1, b + 1, b + 1,  //
+        b + 2, b + 2, b + 2, b + 2, b + 2, b + 2, b + 2, b + 2, b + 3, b + 3, b + 3, b + 3,
+        b + 3, b + 3, b + 3, b + 3);
+    const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
+    const __m256i bytes = _mm256_shuffle_epi8(bits, spread);
+    return _mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit);
+  }
+  __m256i slot_[2];
+  float values_[kOutputs > 0 ? kOutputs : 1][8];
+  int used_ = 0;
+#endif
+  int64_t outputs_;
+};
+
 // Walks the rows of a transposed block through one tree, all together: a node is visited once
 // with the set of rows that reached it (one vector compare per 8 rows), and the set splits as
 // the rows part. Neighbouring pixels mostly take the same path, so a tree costs about a dozen
@@ -213,19 +314,19 @@ inline void add_to_rows(double* sum, uint64_t rows, const float* value, int64_t 
 // kOutputs: the number of outputs when known at compile time (2, the usual case), else 0.
 template <bool kLimited, int kOutputs>
 void walk_block(const ForestNode* nodes, const float* x, int64_t rows, const ValueTables& tables,
-                int max_depth, double* sum) {
+                int max_depth, float* sum) {
   const int64_t outputs = kOutputs > 0 ? kOutputs : tables.outputs;
   // Pending walks hold nonempty, disjoint sets of rows, and the current walk holds another:
   // at most kBlockRows - 1 wait at any time.
   PendingWalk stack[kBlockRows];
   int pending = 0;
   PendingWalk at{0, 0, rows >= 64 ? ~uint64_t{0} : (uint64_t{1} << rows) - 1};
+  LeafSlots<kOutputs> leaves(outputs);
   for (;;) {
     if constexpr (kLimited) {
       if (at.depth >= max_depth) {
-        add_to_rows<kOutputs>(sum, at.rows, tables.inner + static_cast<int64_t>(at.node) * outputs,
-                              outputs);
-        if (pending == 0) return;
+        leaves.add(sum, at.rows, tables.inner + static_cast<int64_t>(at.node) * outputs);
+        if (pending == 0) return leaves.finish(sum);
         at = stack[--pending];
         continue;
       }
@@ -237,14 +338,12 @@ void walk_block(const ForestNode* nodes, const float* x, int64_t rows, const Val
     uint64_t right = at.rows & ~below;
     const int32_t left_child = node.children[0];
     const int32_t right_child = node.children[1];
-    if (right != 0 && right_child < 0) {
-      add_to_rows<kOutputs>(sum, right, tables.leaf + ForestNode::leaf_of(right_child) * outputs,
-                            outputs);
+    if (right_child < 0 && right != 0) {
+      leaves.add(sum, right, tables.leaf + ForestNode::leaf_of(right_child) * outputs);
       right = 0;
     }
-    if (left != 0 && left_child < 0) {
-      add_to_rows<kOutputs>(sum, left, tables.leaf + ForestNode::leaf_of(left_child) * outputs,
-                            outputs);
+    if (left_child < 0 && left != 0) {
+      leaves.add(sum, left, tables.leaf + ForestNode::leaf_of(left_child) * outputs);
       left = 0;
     }
     if (left != 0) {
@@ -255,7 +354,7 @@ void walk_block(const ForestNode* nodes, const float* x, int64_t rows, const Val
     } else if (pending > 0) {
       at = stack[--pending];
     } else {
-      return;
+      return leaves.finish(sum);
     }
   }
 }
@@ -451,13 +550,13 @@ void RandomForest::predict_block(FeatureMatrix features, MatrixView<float> out,
   // block is zero-initialised: rows past the end of a short block are compared (and ignored),
   // never uninitialised.
   std::vector<float> transposed_storage(columns * kBlockRows + 16, 0.0f);
-  std::vector<double> sum_storage(outputs * kBlockRows + 8);
+  std::vector<float> sum_storage(outputs * kBlockRows + 16);
   float* transposed = align_to_cache_line(transposed_storage.data());
-  double* sum = align_to_cache_line(sum_storage.data());
+  float* sum = align_to_cache_line(sum_storage.data());
   for (int64_t begin = 0; begin < features.rows; begin += kBlockRows) {
     const int64_t rows = std::min(kBlockRows, features.rows - begin);
     const uint64_t nan_rows = transpose_block(features, begin, rows, transposed);
-    std::fill(sum, sum + outputs * kBlockRows, 0.0);
+    std::fill(sum, sum + outputs * kBlockRows, 0.0f);
     const float* x = transposed;
     for (int64_t t = 0; t < trees; ++t) {
       const ForestNode* nodes = parts_.nodes.data() + parts_.tree_node_begin[t];
@@ -479,7 +578,8 @@ void RandomForest::predict_block(FeatureMatrix features, MatrixView<float> out,
       float* o = out.row(begin + r);
       const bool nan = (nan_rows >> r) & 1;
       for (int64_t c = 0; c < outputs; ++c)
-        o[c] = nan ? nan_value : static_cast<float>(sum[c * kBlockRows + r] / tree_total);
+        o[c] = nan ? nan_value
+                   : static_cast<float>(static_cast<double>(sum[c * kBlockRows + r]) / tree_total);
     }
   }
 }
@@ -509,10 +609,10 @@ Status RandomForest::predict_naive(FeatureMatrix features, MatrixView<float> out
                                    const PredictOptions& options) const {
   GROVE_RETURN_IF_ERROR(check_prediction_shapes(features, out));
   const int64_t outputs = output_count();
-  std::vector<double> sum(outputs);
+  std::vector<float> sum(outputs);
   for (int64_t r = 0; r < features.rows; ++r) {
     const float* row = features.row(r);
-    std::fill(sum.begin(), sum.end(), 0.0);
+    std::fill(sum.begin(), sum.end(), 0.0f);
     for (int64_t t = 0; t < tree_count(); ++t) {
       const ForestNode* nodes = parts_.nodes.data() + parts_.tree_node_begin[t];
       const float* values = tree_leaf_values(t);
@@ -539,7 +639,7 @@ Status RandomForest::predict_naive(FeatureMatrix features, MatrixView<float> out
         o[c] =
             kind() == ForestKind::kClassification ? 0.0f : std::numeric_limits<float>::quiet_NaN();
       else
-        o[c] = static_cast<float>(sum[c] / static_cast<double>(tree_count()));
+        o[c] = static_cast<float>(static_cast<double>(sum[c]) / static_cast<double>(tree_count()));
     }
   }
   return ok_status();

@@ -234,6 +234,35 @@ TEST(RandomForest, FastPredictionEqualsNaiveBitForBit) {
   EXPECT_EQ(strided, naive);
 }
 
+// Two classes (the case the block walk collects leaves for, in up to 7 slots per walk) on rows
+// in random order: 64 unrelated rows reach many more than 7 leaves of a tree, so the leaves
+// past the slots are added directly, and every row must still get exactly one value per tree.
+TEST(RandomForest, TwoClassWalksWithManyLeavesEqualNaive) {
+  auto blobs = make_blobs(4000, 10, 2, 8, 2.5, 21);
+  ForestOptions options;
+  options.tree_count = 9;
+  options.seed = 4;
+  auto forest = train_classification_forest(blobs.matrix(), blobs.labels, {}, options);
+  ASSERT_TRUE(forest.ok()) << forest.error().to_string();
+  ASSERT_EQ(forest->output_count(), 2);
+  auto test = make_blobs(777, 10, 2, 8, 2.5, 22);
+  std::vector<float> naive(test.rows * 2), fast(test.rows * 2);
+  for (int depth : {0, 2, 4, 9}) {
+    PredictOptions predict_options;
+    predict_options.max_depth = depth;
+    ASSERT_TRUE(forest
+                    ->predict_naive(test.matrix(), MatrixView<float>(naive.data(), test.rows, 2),
+                                    predict_options)
+                    .ok());
+    ASSERT_TRUE(forest
+                    ->predict(test.matrix(), MatrixView<float>(fast.data(), test.rows, 2),
+                              nullptr, predict_options)
+                    .ok());
+    ASSERT_EQ(std::memcmp(fast.data(), naive.data(), fast.size() * sizeof(float)), 0)
+        << "depth " << depth;
+  }
+}
+
 // Fast prediction equals the naive walk bit for bit, at several depth limits, task sizes and
 // thread counts.
 void expect_fast_equals_naive(const RandomForest& forest, FeatureMatrix x, const char* what) {
