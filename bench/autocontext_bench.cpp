@@ -179,6 +179,12 @@ void run_case(const Settings& settings, const char* name, const AnyArray& image,
     Engine engine(engine_options(settings));
     check(autocontext.train(engine, {raw}), "training");
   }
+  {
+    // As `grove run` does: stage 2 reads stage 1's features from the cache when they fit.
+    Engine engine(engine_options(settings));
+    autocontext.share_features_within(engine);
+  }
+  const bool shared = autocontext.shares_stage1_features(raw, 1);
   NodePtr first = check(autocontext.probability_node(raw, 0), "stage 1");
   NodePtr second = check(autocontext.probability_node(raw, 1), "stage 2");
   // Stage 2 on its input computed beforehand (stage 1 never recomputed): its own cost.
@@ -221,6 +227,8 @@ void run_case(const Settings& settings, const char* name, const AnyArray& image,
       static_cast<long long>(s[kX]),
       static_cast<long long>(filters::feature_channel_count(selection, 1, s[kZ] > 1)),
       settings.threads);
+  std::printf("  stage 2 reads stage 1's raw-channel features from the cache: %s\n",
+              shared ? "yes" : "no (they do not fit)");
   std::printf("  stage 1 alone (the pixel workflow)      %8.2f  (%.2f)\n", t1.cpu, t1.wall);
   std::printf("  both stages, block-wise                 %8.2f  (%.2f)   %.2f x stage 1\n",
               both.cpu, both.wall, both.cpu / t1.cpu);

@@ -535,10 +535,16 @@ class PixelBackend final : public Backend {
         }
         NodePtr& cached = prediction_nodes_[shown][index];
         if (!cached) {
-          GROVE_ASSIGN_OR_RETURN(
-              cached, autocontext()
-                          ? project_.autocontext.probability_node(node, shown, /*cacheable=*/true)
-                          : project_.pixel.probability_node(node, /*cacheable=*/true));
+          if (autocontext()) {
+            // Later stages read stage 1's cached features where they fit in the cache.
+            Autocontext workflow = project_.autocontext;
+            workflow.share_features_within(engine_);
+            GROVE_ASSIGN_OR_RETURN(cached,
+                                   workflow.probability_node(node, shown, /*cacheable=*/true));
+          } else {
+            GROVE_ASSIGN_OR_RETURN(cached,
+                                   project_.pixel.probability_node(node, /*cacheable=*/true));
+          }
         }
         node = cached;
       }

@@ -128,9 +128,18 @@ template <class S, class D>
 void copy_view(const View<S>& src, const View<D>& dst) {
   const Shape5& s = src.shape();
   const bool rows_contiguous = src.strides()[4] == 1 && dst.strides()[4] == 1;
+  // Whole x lines at once where a line's pixels are side by side in both arrays.
+  const bool lines_contiguous =
+      rows_contiguous && src.strides()[3] == s[4] && dst.strides()[3] == s[4];
   for (int64_t t = 0; t < s[0]; ++t)
     for (int64_t z = 0; z < s[1]; ++z)
-      for (int64_t y = 0; y < s[2]; ++y)
+      for (int64_t y = 0; y < s[2]; ++y) {
+        if constexpr (std::is_same_v<std::remove_const_t<S>, D>) {
+          if (lines_contiguous && s[3] > 0) {
+            std::memcpy(&dst(t, z, y, 0, 0), &src(t, z, y, 0, 0), sizeof(D) * s[3] * s[4]);
+            continue;
+          }
+        }
         for (int64_t x = 0; x < s[3]; ++x) {
           const S* in = &src(t, z, y, x, 0);
           D* out = &dst(t, z, y, x, 0);
@@ -143,6 +152,7 @@ void copy_view(const View<S>& src, const View<D>& dst) {
           for (int64_t c = 0; c < s[4]; ++c)
             out[c * dst.strides()[4]] = convert_value<D>(in[c * src.strides()[4]]);
         }
+      }
 }
 
 class AnyArray {

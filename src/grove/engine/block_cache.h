@@ -18,6 +18,10 @@ struct BlockKey {
   uint64_t node = 0;        // the node's identity (op and params hash, chained with its input's)
   uint64_t generation = 0;  // bumped by interactive edits; older generations are dropped
   int64_t block = 0;        // linear block index in the node's blocking
+  // The blocking's block shape (hashed): two nodes of equal identity may cache blocks of
+  // different shapes (an op node over a cached input takes the input's), and a block index
+  // means nothing without it.
+  uint64_t blocking = 0;
   friend bool operator==(const BlockKey&, const BlockKey&) = default;
 };
 
@@ -26,6 +30,7 @@ struct BlockKeyHash {
     uint64_t h = k.node * 0x9E3779B97F4A7C15ull;
     h ^= k.generation + 0x7F4A7C159E3779B9ull + (h << 6) + (h >> 2);
     h ^= static_cast<uint64_t>(k.block) + 0x94D049BB133111EBull + (h << 6) + (h >> 2);
+    h ^= k.blocking + 0x2545F4914F6CDD1Dull + (h << 6) + (h >> 2);
     return static_cast<size_t>(h);
   }
 };
@@ -46,6 +51,8 @@ class BlockCache {
   void clear();
 
   int64_t bytes() const;
+  // The most the cache holds.
+  int64_t capacity() const { return max_bytes_; }
   int64_t entries() const;
   int64_t hits() const { return hits_; }
   int64_t misses() const { return misses_; }

@@ -17,4 +17,17 @@ namespace grove {
 // Fails if inputs is empty, holds a null node, or the inputs differ in t,z,y,x shape or dtype.
 Result<NodePtr> channel_stack_node(std::vector<NodePtr> inputs);
 
+// Where one output channel of a gather comes from: channel `channel` of inputs[input].
+struct ChannelSource {
+  size_t input = 0;
+  int64_t channel = 0;
+};
+
+// A node whose output channel j is sources[j] (any order, any subset): autocontext builds a
+// stage's features from the raw image's features (computed once, shared with stage 1 through
+// the cache) and the probability channels' features, interleaved in ilastik's channel order.
+// Fails like channel_stack_node, and if a source names an input or channel that does not exist.
+Result<NodePtr> channel_gather_node(std::vector<NodePtr> inputs,
+                                    std::vector<ChannelSource> sources);
+
 }  // namespace grove

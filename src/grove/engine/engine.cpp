@@ -121,9 +121,12 @@ Shape5 Engine::plan_block_shape(const Node& node, const Box5& box,
 
 Result<AnyArray> Engine::fetch_cached_block(const Node& node, int64_t block_index,
                                             const Box5& block, const RequestContext& context) {
-  const BlockKey key{node.identity(), context.generation, block_index};
+  uint64_t blocking = 0xCBF29CE484222325ull;
+  for (int a = 0; a < kRank; ++a)
+    blocking = (blocking ^ static_cast<uint64_t>(node.cache_block_shape()[a])) * 0x100000001B3ull;
+  const BlockKey key{node.identity(), context.generation, block_index, blocking};
   if (auto hit = cache_.get(key)) return *hit;
-  const auto pending_key = std::make_pair(key.node, std::make_pair(key.generation, key.block));
+  const auto pending_key = std::make_tuple(key.node, key.generation, key.block, key.blocking);
   std::promise<Result<AnyArray>> promise;
   {
     std::unique_lock lock(pending_mutex_);

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <tuple>
 
 #include "grove/core/cancel.h"
 #include "grove/core/progress.h"
@@ -49,6 +50,7 @@ class Engine {
   int threads() const { return pool_.size(); }
   MemoryBudget& budget() { return budget_; }
   BlockCache& cache() { return cache_; }
+  int64_t cache_capacity() const { return cache_.capacity(); }
   ThreadPool& pool() { return pool_; }
 
   // Computes box of node into a new array, its blocks in parallel (blocks of cacheable nodes
@@ -91,7 +93,8 @@ class Engine {
   BlockCache cache_;
   // Blocks being computed right now, so that two requests for one block compute it once.
   std::mutex pending_mutex_;
-  std::map<std::pair<uint64_t, std::pair<uint64_t, int64_t>>, std::shared_future<Result<AnyArray>>>
+  // (node identity, generation, block index, blocking) as in BlockKey.
+  std::map<std::tuple<uint64_t, uint64_t, int64_t, uint64_t>, std::shared_future<Result<AnyArray>>>
       pending_;
   ThreadPool pool_;  // last: its workers stop before the members they use are destroyed
 };

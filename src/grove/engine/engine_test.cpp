@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <optional>
 #include <random>
 
 namespace grove {
@@ -12,11 +13,22 @@ namespace engine_test_ops {
 // given), standing in for a real op with a halo.
 struct BoxMean {
   int64_t radius = 1;
+  int64_t hint = 0;  // > 0: hints blocks of hint x (hint + 28) pixels
   static constexpr std::string_view name = "box_mean";
 };
 std::atomic<int64_t> box_mean_calls{0};
-void to_json(nlohmann::json& j, const BoxMean& p) { j = {{"radius", p.radius}}; }
-void from_json(const nlohmann::json& j, BoxMean& p) { p.radius = j.at("radius"); }
+void to_json(nlohmann::json& j, const BoxMean& p) {
+  j = {{"radius", p.radius}};
+  if (p.hint > 0) j["hint"] = p.hint;
+}
+void from_json(const nlohmann::json& j, BoxMean& p) {
+  p.radius = j.at("radius");
+  p.hint = j.value("hint", 0);
+}
+std::optional<Shape5> block_hint(const BoxMean& p, const ArrayInfo& input) {
+  if (p.hint <= 0) return std::nullopt;
+  return Shape5(1, 1, p.hint, p.hint + 28, input.shape.c());
+}
 Result<ArrayInfo> infer(const BoxMean&, const ArrayInfo& input) {
   return ArrayInfo{input.shape, DType::f32};
 }
@@ -148,6 +160,26 @@ TEST(Engine, CacheComputesEachBlockOnce) {
   EXPECT_EQ(engine_test_ops::box_mean_calls.load(), 2 * calls);
   engine.cache().drop_older(node->identity(), 1);
   EXPECT_EQ(engine.cache().entries(), 4);
+}
+
+// Two nodes of the same identity but cached in blocks of different shapes (an op node over a
+// cached input takes the input's blocks) must not read each other's blocks: block 1 of one is
+// not block 1 of the other.
+TEST(Engine, NodesOfOneIdentityWithOtherBlockShapesDoNotShareBlocks) {
+  const AnyArray image = random_image({1, 1, 300, 280, 1}, 5);
+  Engine engine({.threads = 2, .memory_bytes = 256 << 20});
+  NodePtr raw = array_node(image, "test-image");
+  NodePtr cached_input = *apply_op(make_op(BoxMean{1, 100}), raw, /*cacheable=*/true);
+  NodePtr plain_input = *apply_op(make_op(BoxMean{1, 100}), raw, /*cacheable=*/false);
+  // Same op on inputs of the same identity: the same identity, other cache blocks.
+  NodePtr over_cached = *apply_op(make_op(BoxMean{2}), cached_input, /*cacheable=*/true);
+  NodePtr over_plain = *apply_op(make_op(BoxMean{2}), plain_input, /*cacheable=*/true);
+  ASSERT_EQ(over_cached->identity(), over_plain->identity());
+  ASSERT_EQ(over_cached->cache_block_shape(), Shape5(1, 1, 100, 128, 1));
+  ASSERT_EQ(over_plain->cache_block_shape(), Shape5(1, 1, 256, 256, 1));
+  const AnyArray expected = reference(image, {1, 2});
+  expect_equal(*engine.compute(over_plain, Box5::of(image.shape())), expected);
+  expect_equal(*engine.compute(over_cached, Box5::of(image.shape())), expected);
 }
 
 TEST(Engine, CancelledRequestReturnsCancelled) {

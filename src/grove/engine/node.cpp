@@ -76,7 +76,11 @@ class OpNode final : public Node {
     info_ = info;
     identity_ = combine(op_->params_hash(), input_->identity());
     cacheable_ = cacheable;
-    cache_block_shape_ = op_->block_hint(input_->info()).value_or(default_block_shape(info_.shape));
+    // Without a hint of its own, a node over a cached input caches blocks of the input's shape,
+    // so that each of its blocks reads exactly one of the input's (no copy of a part of one).
+    const Shape5 fallback = cacheable && input_->cacheable() ? input_->cache_block_shape()
+                                                             : default_block_shape(info_.shape);
+    cache_block_shape_ = op_->block_hint(input_->info()).value_or(fallback);
     cache_block_shape_[kC] = info_.shape[kC];
   }
   std::string describe() const override {

@@ -4,10 +4,13 @@
 #include <cctype>
 
 #include "grove/engine/channel_stack.h"
+#include "grove/engine/engine.h"
+#include "grove/filters/feature_selection.h"
 #include "grove/learn/forest_prediction.h"
 #include "grove/learn/uncertainty.h"
 #include "grove/segment/simple_segmentation.h"
 #include "grove/workflows/autocontext/probabilities_as_input_type.h"
+#include "grove/workflows/autocontext/shared_feature_prediction.h"
 
 namespace grove {
 
@@ -107,21 +110,107 @@ bool Autocontext::trained() const {
   return true;
 }
 
+void Autocontext::share_features_within(const Engine& engine) {
+  feature_sharing_bytes = engine.cache_capacity();
+}
+
+bool Autocontext::shares_stage1_features(const NodePtr& raw, size_t stage) const {
+  if (stage == 0 || stage >= stages.size() || feature_sharing_bytes <= 0) return false;
+  const PixelClassification& first = stages.front();
+  if (!first.forest || !(stages[stage].features == first.features)) return false;
+  if (first.features.validate().ok() == false || first.features.empty()) return false;
+  const ArrayInfo& info = raw->info();
+  const int64_t channels =
+      filters::feature_channel_count(first.features, info.shape.c(), info.shape.z() > 1) +
+      first.forest->output_count();
+  const int64_t pixels = info.shape.size() / std::max<int64_t>(info.shape.c(), 1);
+  return pixels <= feature_sharing_bytes / static_cast<int64_t>(sizeof(float)) / channels;
+}
+
+Result<NodePtr> Autocontext::stage1_features_node(const NodePtr& raw) const {
+  // Cached: every later stage reads its blocks, and stage 1's prediction too.
+  return stages.front().feature_node(raw, /*cacheable=*/true).context("the features of stage 1");
+}
+
+Result<NodePtr> Autocontext::input_probability_node(const NodePtr& raw, size_t stage) const {
+  if (stage == 0 && shares_stage1_features(raw, 1)) {
+    // Stage 1 predicted from its cached features (blocks of the same shape), so that stage 2
+    // finds them in the cache.
+    GROVE_ASSIGN_OR_RETURN(NodePtr features, stage1_features_node(raw));
+    const PixelClassification& first = stages.front();
+    return apply_op(make_op(ForestPrediction{first.forest, first.forest_id, 0}), features,
+                    /*cacheable=*/true)
+        .context("predicting stage 1");
+  }
+  // Cached: the halos of neighbouring blocks of the next stage overlap, and each would otherwise
+  // recompute them.
+  return probability_node(raw, stage, /*cacheable=*/true);
+}
+
+Result<std::vector<FeaturePart>> Autocontext::stacked_feature_order(const NodePtr& raw,
+                                                                    size_t stage) const {
+  // ilastik's order for the stacked input: per family and scale, input channel by input channel
+  // (the raw ones first), each with its components.
+  const PixelClassification& classifier = stages[stage];
+  const int64_t raw_channels = raw->info().shape.c();
+  const int64_t previous_channels = stages[stage - 1].forest->output_count();
+  const bool volume = raw->info().shape.z() > 1;
+  const auto whole =
+      filters::feature_layout(classifier.features, raw_channels + previous_channels, volume);
+  const auto of_raw = filters::feature_layout(classifier.features, raw_channels, volume);
+  const auto of_previous = filters::feature_layout(classifier.features, previous_channels, volume);
+  std::vector<FeaturePart> order;
+  for (size_t item = 0; item < whole.size(); ++item) {
+    const int components = whole[item].components;
+    for (int64_t channel = 0; channel < raw_channels + previous_channels; ++channel) {
+      for (int component = 0; component < components; ++component) {
+        if (channel < raw_channels) {
+          order.push_back({0, of_raw[item].first_channel + channel * components + component});
+        } else {
+          order.push_back({1, of_previous[item].first_channel +
+                                  (channel - raw_channels) * components + component});
+        }
+      }
+    }
+  }
+  return order;
+}
+
+Result<NodePtr> Autocontext::previous_probabilities_as_input(const NodePtr& raw,
+                                                             size_t stage) const {
+  GROVE_ASSIGN_OR_RETURN(NodePtr previous, input_probability_node(raw, stage - 1));
+  return apply_op(make_op(ProbabilitiesAsInputType{raw->info().dtype}), previous);
+}
+
 Result<NodePtr> Autocontext::stage_input_node(const NodePtr& raw, size_t stage) const {
   GROVE_RETURN_IF_ERROR(check_stage(stage, stages.size()));
   if (stage == 0) return raw;
-  // The previous stage's probabilities are cached: the halos of neighbouring blocks of this
-  // stage overlap, and each would otherwise recompute them.
-  GROVE_ASSIGN_OR_RETURN(NodePtr previous, probability_node(raw, stage - 1, /*cacheable=*/true));
-  GROVE_ASSIGN_OR_RETURN(NodePtr converted,
-                         apply_op(make_op(ProbabilitiesAsInputType{raw->info().dtype}), previous));
+  GROVE_ASSIGN_OR_RETURN(NodePtr converted, previous_probabilities_as_input(raw, stage));
   return channel_stack_node({raw, converted});
 }
 
 Result<NodePtr> Autocontext::feature_node(const NodePtr& raw, size_t stage) const {
-  GROVE_ASSIGN_OR_RETURN(NodePtr input, stage_input_node(raw, stage));
-  return stages[stage].feature_node(input).context(
-      fmt::format("the features of stage {}", stage + 1));
+  GROVE_RETURN_IF_ERROR(check_stage(stage, stages.size()));
+  const std::string context = fmt::format("the features of stage {}", stage + 1);
+  if (!shares_stage1_features(raw, stage)) {
+    GROVE_ASSIGN_OR_RETURN(NodePtr input, stage_input_node(raw, stage));
+    return stages[stage].feature_node(input).context(context);
+  }
+  // The features of [raw, previous probabilities] are those of each channel on its own: the raw
+  // channels' come from stage 1's cached blocks, the probability channels' are computed, and
+  // the two are interleaved in ilastik's order (per family and scale, input channel by input
+  // channel, each with its components): bit for bit the features of stage_input_node.
+  const PixelClassification& classifier = stages[stage];
+  GROVE_ASSIGN_OR_RETURN(NodePtr raw_features, stage1_features_node(raw));
+  GROVE_ASSIGN_OR_RETURN(NodePtr converted, previous_probabilities_as_input(raw, stage));
+  GROVE_ASSIGN_OR_RETURN(NodePtr previous_features,
+                         classifier.feature_node(converted).context(context));
+  GROVE_ASSIGN_OR_RETURN(std::vector<FeaturePart> order, stacked_feature_order(raw, stage));
+  std::vector<ChannelSource> sources;
+  for (const FeaturePart& part : order)
+    sources.push_back({static_cast<size_t>(part.part), part.channel});
+  return channel_gather_node({raw_features, previous_features}, std::move(sources))
+      .context(context);
 }
 
 Result<NodePtr> Autocontext::probability_node(const NodePtr& raw, size_t stage,
@@ -147,8 +236,18 @@ Result<NodePtr> Autocontext::probability_node(const NodePtr& raw, size_t stage,
                       stage + 1, classifier.trained_channels, stage, stage,
                       channels - raw->info().shape.c(), stage + 1);
   }
-  GROVE_ASSIGN_OR_RETURN(NodePtr features, classifier.feature_node(input).context(
-                                               fmt::format("the features of stage {}", stage + 1)));
+  if (shares_stage1_features(raw, stage)) {
+    GROVE_ASSIGN_OR_RETURN(NodePtr raw_features, stage1_features_node(raw));
+    GROVE_ASSIGN_OR_RETURN(NodePtr converted, previous_probabilities_as_input(raw, stage));
+    GROVE_ASSIGN_OR_RETURN(NodePtr previous_features,
+                           classifier.feature_node(converted).context(
+                               fmt::format("the features of stage {}", stage + 1)));
+    GROVE_ASSIGN_OR_RETURN(std::vector<FeaturePart> order, stacked_feature_order(raw, stage));
+    return shared_feature_prediction_node(raw_features, previous_features, order, classifier.forest,
+                                          classifier.forest_id, cacheable)
+        .context(fmt::format("predicting stage {}", stage + 1));
+  }
+  GROVE_ASSIGN_OR_RETURN(NodePtr features, feature_node(raw, stage));
   ForestPrediction prediction{classifier.forest, classifier.forest_id, 0};
   return apply_op(make_op(std::move(prediction)), features, cacheable)
       .context(fmt::format("predicting stage {}", stage + 1));
@@ -157,8 +256,9 @@ Result<NodePtr> Autocontext::probability_node(const NodePtr& raw, size_t stage,
 Result<NodePtr> Autocontext::all_stages_probability_node(const NodePtr& raw) const {
   std::vector<NodePtr> all;
   for (size_t k = 0; k < stages.size(); ++k) {
-    // Cached but for the last: each later stage needs the earlier ones anyway.
-    GROVE_ASSIGN_OR_RETURN(NodePtr p, probability_node(raw, k, k + 1 < stages.size()));
+    // The earlier stages' as the later ones read them (cached), the last one's uncached.
+    GROVE_ASSIGN_OR_RETURN(NodePtr p, k + 1 < stages.size() ? input_probability_node(raw, k)
+                                                            : probability_node(raw, k));
     all.push_back(std::move(p));
   }
   return channel_stack_node(std::move(all));

@@ -15,7 +15,11 @@
 // block of stage k asks for its halo of stage k's input, which asks stage k−1 for that box, and
 // so on; no stage's whole output is ever held. The earlier stages' probabilities are cacheable
 // nodes, so neighbouring blocks of a later stage, whose halos overlap, reuse them from the block
-// cache instead of recomputing them.
+// cache instead of recomputing them. When a later stage selects stage 1's features and the
+// image's features fit in the engine's cache (share_features_within), stage 1's features are
+// cached too and the later stage reads its raw channels' features from there
+// (shared_feature_prediction.h) instead of computing them again: same bits, and stage 2 then
+// costs about its probability channels' features and its forest.
 #pragma once
 
 #include <optional>
@@ -23,6 +27,8 @@
 #include <string_view>
 #include <vector>
 
+#include "grove/engine/engine.h"
+#include "grove/workflows/autocontext/shared_feature_prediction.h"
 #include "grove/workflows/pixel/pixel_classification.h"
 
 namespace grove {
@@ -66,6 +72,17 @@ class Autocontext {
   // True when every stage has a forest.
   bool trained() const;
 
+  // Later stages need the features of the raw channels that stage 1 computes (when their
+  // feature selection is stage 1's): stage 1's features are then cached with its probabilities
+  // and read from there, instead of computed again, if the whole image's features fit in this
+  // many bytes (the engine's block cache, which has to hold them until the later stage's blocks
+  // and their halos are done). 0: never; callers that know the engine set it
+  // (share_features_within).
+  int64_t feature_sharing_bytes = 0;
+  void share_features_within(const Engine& engine);
+  // Whether stage's features read stage 1's cached raw-channel features for this image.
+  bool shares_stage1_features(const NodePtr& raw, size_t stage) const;
+
   // raw -> stage's input: raw itself for stage 0, else raw stacked with stage−1's probabilities
   // (in raw's dtype).
   Result<NodePtr> stage_input_node(const NodePtr& raw, size_t stage) const;
@@ -75,6 +92,20 @@ class Autocontext {
   Result<NodePtr> probability_node(const NodePtr& raw, size_t stage, bool cacheable = false) const;
   // raw -> every stage's probabilities stacked (ilastik's "Probabilities All Stages").
   Result<NodePtr> all_stages_probability_node(const NodePtr& raw) const;
+
+ private:
+  // Stage 1's features of raw, cached (the blocks later stages read when they share them).
+  Result<NodePtr> stage1_features_node(const NodePtr& raw) const;
+  // Stage's probabilities as the next stage reads them (cached; predicted from the cached
+  // features when the next stage shares them).
+  Result<NodePtr> input_probability_node(const NodePtr& raw, size_t stage) const;
+  // Where each feature of stage's stacked input comes from (stage > 0): {0, c} is feature c of
+  // the raw channels, {1, c} feature c of the previous stage's probabilities (ilastik's order).
+  Result<std::vector<FeaturePart>> stacked_feature_order(const NodePtr& raw, size_t stage) const;
+  // Stage−1's probabilities in raw's dtype (stage > 0), the part of stage's input after raw.
+  Result<NodePtr> previous_probabilities_as_input(const NodePtr& raw, size_t stage) const;
+
+ public:
   // raw -> what source exports. Labels need lane (the project image raw is). kOverlay is made
   // by export_autocontext_image, which knows the engine.
   Result<NodePtr> export_node(const NodePtr& raw, const AutocontextSource& source,

@@ -26,8 +26,12 @@ Result<std::string> export_autocontext_image(Engine& engine, const Autocontext& 
   return run().context(fmt::format("exporting {} of {}", name, request.input));
 }
 
-Result<ExportPlan> plan_autocontext_export(Engine& engine, const Autocontext& workflow,
+Result<ExportPlan> plan_autocontext_export(Engine& engine, const Autocontext& project_workflow,
                                            const ExportRequest& request) {
+  // A copy (the stages' forests and labels are shared) that lets later stages read stage 1's
+  // features from this engine's cache where they fit.
+  Autocontext workflow = project_workflow;
+  workflow.share_features_within(engine);
   GROVE_ASSIGN_OR_RETURN(AutocontextSource source,
                          autocontext_source_of(request, workflow.stage_count()));
   const std::string name = autocontext_source_name(source, workflow.stage_count());

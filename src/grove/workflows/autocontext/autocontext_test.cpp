@@ -7,8 +7,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <mutex>
+#include <optional>
 #include <random>
+
+#include <fmt/format.h>
 
 #include "grove/core/blocking.h"
 #include "grove/workflows/autocontext/probabilities_as_input_type.h"
@@ -230,6 +234,96 @@ TEST(Autocontext, BlockwiseEqualsWholeThroughEveryStage) {
       *engine.compute(*autocontext.probability_node(raw, 1), Box5::of(Shape5(1, 1, 150, 130, 2)));
   EXPECT_EQ(everything.view<float>()(0, 0, 75, 60, 2), second.view<float>()(0, 0, 75, 60, 0));
   EXPECT_EQ(everything.view<float>()(0, 0, 75, 60, 3), second.view<float>()(0, 0, 75, 60, 1));
+}
+
+// Later stages may read stage 1's cached features of the raw channels instead of computing the
+// features of the stacked input (shared_feature_prediction.h): every stage's probabilities, the
+// "all stages" stack and the stage's features must be the same bits either way, for 2 and 3
+// stages, in 2D and 3D, whole and in odd blocks.
+AnyArray computed(Engine& engine, const NodePtr& node, std::optional<Shape5> block = {}) {
+  RunOptions options;
+  if (block) options.block_shape = *block;
+  auto result = engine.compute(node, Box5::of(node->info().shape), options);
+  EXPECT_TRUE(result.ok()) << result.error().to_string();
+  return result.ok() ? *result : AnyArray();
+}
+
+void expect_same_bits(const AnyArray& a, const AnyArray& b, const std::string& what) {
+  ASSERT_EQ(a.shape(), b.shape()) << what;
+  ASSERT_EQ(std::memcmp(a.raw_data(), b.raw_data(), a.bytes()), 0) << what;
+}
+
+TEST(Autocontext, SharedStage1FeaturesGiveTheSameBitsAsTheStackedInput) {
+  Scene scene = make_scene(90, 110, 5);
+  // A volume: the scene in 9 slices, each with its own noise, labelled in two of them.
+  const Shape5 volume_shape(1, 9, 48, 52, 1);
+  AnyArray volume = *AnyArray::allocate(DType::u8, volume_shape);
+  AnyArray volume_labels = *AnyArray::allocate(DType::u8, volume_shape);
+  std::mt19937 rng(9);
+  std::uniform_int_distribution<int> jitter(-6, 6);
+  for (int64_t z = 0; z < 9; ++z)
+    for (int64_t y = 0; y < 48; ++y)
+      for (int64_t x = 0; x < 52; ++x) {
+        const int value = scene.image.view<uint8_t>()(0, 0, y + z, x, 0) + jitter(rng);
+        volume.view<uint8_t>()(0, z, y, x, 0) = static_cast<uint8_t>(std::clamp(value, 0, 255));
+        if (z == 2 || z == 6)
+          volume_labels.view<uint8_t>()(0, z, y, x, 0) =
+              scene.labels.view<uint8_t>()(0, 0, y, x, 0);
+      }
+  Scene volume_scene{volume, volume_labels};
+  for (size_t stages : {size_t{2}, size_t{3}}) {
+    for (const Scene* s : {&scene, &volume_scene}) {
+      const std::string what = fmt::format("{} stages, {}", stages, s == &scene ? "2D" : "3D");
+      NodePtr raw = array_node(s->image, what);
+      Engine engine(small_engine());
+      Autocontext plain = trained_autocontext(*s, raw, engine);
+      if (stages == 3) {
+        plain.stages.push_back(plain.stages[1]);
+        plain.stages[2].training_rows = std::make_shared<TrainingRowCache>();
+        ASSERT_TRUE(plain.train_stage(engine, 2, {raw}).ok());
+      }
+      Autocontext shared = plain;
+      shared.share_features_within(engine);
+      ASSERT_GT(shared.feature_sharing_bytes, 0);
+      for (size_t k = 1; k < stages; ++k) {
+        ASSERT_TRUE(shared.shares_stage1_features(raw, k)) << what;
+        ASSERT_FALSE(plain.shares_stage1_features(raw, k)) << what;
+      }
+      for (size_t k = 0; k < stages; ++k) {
+        const std::string stage = fmt::format("{}, stage {}", what, k + 1);
+        NodePtr expected_node = *plain.probability_node(raw, k);
+        NodePtr shared_node = *shared.probability_node(raw, k);
+        const AnyArray expected = computed(engine, expected_node);
+        expect_same_bits(computed(engine, shared_node), expected, stage);
+        expect_same_bits(computed(engine, shared_node, Shape5(1, 3, 37, 29, 1)), expected,
+                         stage + " in blocks");
+        expect_same_bits(computed(engine, *shared.feature_node(raw, k)),
+                         computed(engine, *plain.feature_node(raw, k)), stage + " features");
+      }
+      expect_same_bits(computed(engine, *shared.all_stages_probability_node(raw)),
+                       computed(engine, *plain.all_stages_probability_node(raw)),
+                       what + ", all stages");
+    }
+  }
+}
+
+TEST(Autocontext, SharesStage1FeaturesOnlyWhenTheyFitAndMatch) {
+  Scene scene = make_scene(60, 50, 6);
+  NodePtr raw = array_node(scene.image, "scene");
+  Engine engine(small_engine());
+  Autocontext autocontext = trained_autocontext(scene, raw, engine);
+  EXPECT_FALSE(autocontext.shares_stage1_features(raw, 1));  // off unless an engine is named
+  autocontext.share_features_within(engine);
+  EXPECT_TRUE(autocontext.shares_stage1_features(raw, 1));
+  EXPECT_FALSE(autocontext.shares_stage1_features(raw, 0));
+  // 5 feature channels + 2 classes per pixel, as float32: 60 * 50 * 7 * 4 bytes.
+  autocontext.feature_sharing_bytes = 60 * 50 * 7 * 4;
+  EXPECT_TRUE(autocontext.shares_stage1_features(raw, 1));
+  autocontext.feature_sharing_bytes -= 1;
+  EXPECT_FALSE(autocontext.shares_stage1_features(raw, 1));
+  autocontext.share_features_within(engine);
+  autocontext.stages[1].features = *filters::parse_feature_spec("GaussianSmoothing:0.7");
+  EXPECT_FALSE(autocontext.shares_stage1_features(raw, 1));
 }
 
 // Records the largest box anyone reads from the raw image.
