@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <random>
 
 #include "grove/engine/engine.h"
@@ -182,6 +183,52 @@ TEST(ChannelStack, IdentityFollowsTheInputs) {
   EXPECT_NE(ab->identity(), ba->identity());
   EXPECT_NE(ab->identity(), a->identity());
   EXPECT_NE(ab->describe().find("channel stack"), std::string::npos);
+}
+
+// A gather takes any channels of its inputs in any order: whole, in odd blocks, for a subset
+// of its channels, from a cached input (whole blocks read without copies) and a plain one.
+TEST(ChannelGather, TakesChannelsInAnyOrder) {
+  AnyArray a = random_image(DType::f32, Shape5(1, 2, 37, 29, 3), 1);
+  AnyArray b = random_image(DType::f32, Shape5(1, 2, 37, 29, 2), 2);
+  NodePtr cached_a = *apply_op(make_op(WindowMean{1}), array_node(a, "a"), /*cacheable=*/true);
+  NodePtr plain_b = array_node(b, "b");
+  const std::vector<ChannelSource> sources = {{1, 1}, {0, 2}, {0, 0}, {1, 0}, {0, 2}};
+  auto gather = channel_gather_node({cached_a, plain_b}, sources);
+  ASSERT_TRUE(gather.ok()) << gather.error().to_string();
+  EXPECT_EQ((*gather)->info().shape, Shape5(1, 2, 37, 29, 5));
+  Engine engine(small_engine());
+  const AnyArray mean_a = *engine.compute(cached_a, Box5::of(cached_a->info().shape));
+  for (std::optional<Shape5> block :
+       {std::optional<Shape5>(), std::optional<Shape5>(Shape5(1, 1, 10, 7, 5))}) {
+    RunOptions options;
+    if (block) options.block_shape = *block;
+    auto whole = engine.compute(*gather, Box5::of((*gather)->info().shape), options);
+    ASSERT_TRUE(whole.ok()) << whole.error().to_string();
+    View<const float> g = whole->view<float>();
+    View<const float> va = mean_a.view<float>(), vb = b.view<float>();
+    for (int64_t z = 0; z < 2; ++z)
+      for (int64_t y = 0; y < 37; ++y)
+        for (int64_t x = 0; x < 29; ++x) {
+          ASSERT_EQ(g(0, z, y, x, 0), vb(0, z, y, x, 1));
+          ASSERT_EQ(g(0, z, y, x, 1), va(0, z, y, x, 2));
+          ASSERT_EQ(g(0, z, y, x, 2), va(0, z, y, x, 0));
+          ASSERT_EQ(g(0, z, y, x, 3), vb(0, z, y, x, 0));
+          ASSERT_EQ(g(0, z, y, x, 4), va(0, z, y, x, 2));
+        }
+  }
+  // Channels 1..3 of a box.
+  const Box5 box({0, 1, 5, 6, 1}, {1, 2, 30, 20, 4});
+  auto part = engine.compute(*gather, box);
+  ASSERT_TRUE(part.ok()) << part.error().to_string();
+  EXPECT_EQ(part->view<float>()(0, 0, 0, 0, 0), mean_a.view<float>()(0, 1, 5, 6, 2));
+  EXPECT_EQ(part->view<float>()(0, 0, 24, 13, 2), b.view<float>()(0, 1, 29, 19, 0));
+  // Bad sources.
+  EXPECT_FALSE(channel_gather_node({cached_a, plain_b}, {}).ok());
+  auto missing = channel_gather_node({cached_a, plain_b}, {{0, 3}});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().to_string().find("does not exist"), std::string::npos);
+  EXPECT_FALSE(channel_gather_node({cached_a, plain_b}, {{2, 0}}).ok());
+  EXPECT_FALSE(channel_gather_node({cached_a, nullptr}, {{0, 0}}).ok());
 }
 
 TEST(ChannelStack, BadInput) {
