@@ -255,6 +255,15 @@ Status check_page_data(TIFF* tif, const PageLayout& l, int64_t file_size, int64_
     if (l.tile_width == 0 || l.tile_height == 0) {
       return make_error(ErrorCode::kCorrupt, "page {} has tiles of size 0", page);
     }
+    // One tile is decoded whole, padding included: a tile far larger than the page (a tiny
+    // image in tiles of 10^8 columns) would make the reader allocate gigabytes for nothing.
+    const double tile = static_cast<double>(row_bytes(l, l.tile_width)) * l.tile_height;
+    if (tile > 16.0 * decoded + static_cast<double>(int64_t{1} << 20)) {
+      return make_error(ErrorCode::kCorrupt,
+                        "page {} has tiles of {}x{} pixels ({:.0f} bytes each) for an image of "
+                        "{}x{} (corrupt header?)",
+                        page, l.tile_width, l.tile_height, tile, l.width, l.height);
+    }
     expected = ((l.width + int64_t{l.tile_width} - 1) / l.tile_width) *
                ((l.height + int64_t{l.tile_height} - 1) / l.tile_height) * planes;
   } else {

@@ -305,6 +305,34 @@ TEST(TiffBadInput, FailsCleanly) {
   }
 }
 
+// Found by the tiff fuzzer: a 32x32 page in tiles of 117440528 x 16 pixels made the reader
+// allocate 1.9 GB to decode one tile. Refused at open, naming the tiles.
+TEST(TiffBadInput, TilesFarLargerThanThePage) {
+  const std::string path = std::string(GROVE_SOURCE_DIR) +
+                           "/fuzz/corpus/tiff/crash-oom-tile-far-wider-than-the-image.tif";
+  auto reader = open_tiff(path);
+  ASSERT_FALSE(reader.ok());
+  EXPECT_EQ(reader.error().code(), ErrorCode::kCorrupt);
+  EXPECT_NE(reader.error().to_string().find("tiles of 117440528x16 pixels"), std::string::npos)
+      << reader.error().to_string();
+  // Tiles larger than a small image are fine as such (a 10x10 image in one 256x256 tile).
+  GROVE_REQUIRE_PYTHON("numpy, tifffile");
+  TempDir dir;
+  std::string output;
+  ASSERT_EQ(testing::run_python("import sys, numpy as np, tifffile\n"
+                                "tifffile.imwrite(sys.argv[1] + '/small.tif',\n"
+                                "    np.arange(100, dtype=np.uint8).reshape(10, 10),\n"
+                                "    tile=(256, 256))\n",
+                                {dir.path()}, &output),
+            0)
+      << output;
+  auto small = open_tiff(dir.file("small.tif"));
+  ASSERT_TRUE(small.ok()) << small.error().to_string();
+  auto pixels = (*small)->read_all();
+  ASSERT_TRUE(pixels.ok()) << pixels.error().to_string();
+  EXPECT_EQ(pixels->view<uint8_t>()(0, 0, 9, 9, 0), 99);
+}
+
 TEST(TiffBadInput, UnsupportedSamples) {
   GROVE_REQUIRE_PYTHON("numpy, tifffile");
   TempDir dir;
