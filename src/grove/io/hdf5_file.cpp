@@ -8,6 +8,7 @@
 #include "grove/core/memory.h"
 #include "grove/io/axes.h"
 #include "grove/io/file_util.h"
+#include "grove/io/hdf5_heap_guard.h"
 #include "grove/io/lzf_filter.h"
 
 namespace grove::hdf5 {
@@ -1175,8 +1176,10 @@ Result<File> File::open(const std::string& path, Access access) {
   if (signature <= 0) {
     return make_error(ErrorCode::kCorrupt, "{}: not an HDF5 file (no HDF5 signature)", path);
   }
-  Id file(H5Fopen(path.c_str(), access == Access::kReadOnly ? H5F_ACC_RDONLY : H5F_ACC_RDWR,
-                  H5P_DEFAULT));
+  // Read-only opens go through the driver that refuses corrupt global heaps before libhdf5
+  // loops on them (hdf5_heap_guard.h); writing keeps the default driver.
+  Id file(access == Access::kReadOnly ? H5Fopen(path.c_str(), H5F_ACC_RDONLY, guarded_read_access())
+                                      : H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT));
   if (!file.valid()) {
     return error_from_stack(ErrorCode::kCorrupt, path + ": cannot open the HDF5 file");
   }

@@ -15,6 +15,10 @@
 // Errors: HDF5's automatic error printing is switched off; a failed call becomes an Error whose
 // message ends with HDF5's own description ("HDF5: unable to open file: ... No such file").
 //
+// Hostile files: read-only opens go through a file driver that refuses corrupt global heap
+// collections (where variable-length strings live) before libhdf5 loops on them or reads outside
+// them (hdf5_heap_guard.h); such a read fails with "corrupt global heap collection at byte N".
+//
 // Filters: gzip (deflate) and shuffle are built into HDF5; lzf is grove's own (io/lzf_filter.h,
 // registered on first use); blosc, lz4, bzip2 come from Debian's filter plugins
 // (hdf5-filter-plugin-blosc-serial, hdf5-filter-plugin), which HDF5 finds in its default plugin
