@@ -10,6 +10,16 @@ namespace grove {
 
 namespace {
 
+// "a, b, c": the descriptions of nodes, for a node's own description.
+std::string describe_all(const std::vector<NodePtr>& nodes) {
+  std::string parts;
+  for (const NodePtr& node : nodes) {
+    parts += parts.empty() ? "" : ", ";
+    parts += node->describe();
+  }
+  return parts;
+}
+
 uint64_t mix_identity(uint64_t seed, uint64_t value) {
   return seed ^ (value + 0x9E3779B97F4A7C15ull + (seed << 6) + (seed >> 2));
 }
@@ -34,12 +44,7 @@ class ChannelStackNode final : public Node {
   }
 
   std::string describe() const override {
-    std::string parts;
-    for (const NodePtr& input : inputs_) {
-      parts += parts.empty() ? "" : ", ";
-      parts += input->describe();
-    }
-    return fmt::format("channel stack of ({})", parts);
+    return fmt::format("channel stack of ({})", describe_all(inputs_));
   }
 
   Status compute(Engine& engine, const Box5& box, const AnyArray& out,
@@ -172,12 +177,7 @@ class ChannelGatherNode final : public Node {
   }
 
   std::string describe() const override {
-    std::string parts;
-    for (const NodePtr& input : inputs_) {
-      parts += parts.empty() ? "" : ", ";
-      parts += input->describe();
-    }
-    return fmt::format("channels gathered from ({})", parts);
+    return fmt::format("channels gathered from ({})", describe_all(inputs_));
   }
 
   Status compute(Engine& engine, const Box5& box, const AnyArray& out,
