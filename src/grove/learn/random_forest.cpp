@@ -202,8 +202,7 @@ inline void add_to_rows(float* sum, uint64_t rows, const float* value, int64_t o
   // more than the blends of empty groups cost.
   for (int group = 0; group < 8; ++group) {
     const auto lanes = static_cast<int32_t>((rows >> (8 * group)) & 0xFF);
-    const __m256 select =
-        _mm256_castsi256_ps(_mm256_sllv_epi32(_mm256_set1_epi32(lanes), shifts));
+    const __m256 select = _mm256_castsi256_ps(_mm256_sllv_epi32(_mm256_set1_epi32(lanes), shifts));
     for (int64_t c = 0; c < outputs; ++c) {
       float* s = sum + c * kBlockRows + 8 * group;
       const __m256 add = _mm256_blendv_ps(identity, _mm256_set1_ps(value[c]), select);
@@ -291,10 +290,10 @@ class LeafSlots {
   // broadcast in bits: byte i takes mask byte first_byte + i / 8 and tests bit i % 8 of it.
   static __m256i row_bytes(__m256i bits, char first_byte) {
     const char b = first_byte;
-    const __m256i spread = _mm256_setr_epi8(
-        b, b, b, b, b, b, b, b, b + 1, b + 1, b + 1, b + 1, b + 1, b + 1, b + 1, b + 1,  //
-        b + 2, b + 2, b + 2, b + 2, b + 2, b + 2, b + 2, b + 2, b + 3, b + 3, b + 3, b + 3,
-        b + 3, b + 3, b + 3, b + 3);
+    const __m256i spread = _mm256_setr_epi8(b, b, b, b, b, b, b, b, b + 1, b + 1, b + 1, b + 1,
+                                            b + 1, b + 1, b + 1, b + 1,  //
+                                            b + 2, b + 2, b + 2, b + 2, b + 2, b + 2, b + 2, b + 2,
+                                            b + 3, b + 3, b + 3, b + 3, b + 3, b + 3, b + 3, b + 3);
     const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
     const __m256i bytes = _mm256_shuffle_epi8(bits, spread);
     return _mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit);

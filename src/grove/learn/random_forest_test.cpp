@@ -255,8 +255,8 @@ TEST(RandomForest, TwoClassWalksWithManyLeavesEqualNaive) {
                                     predict_options)
                     .ok());
     ASSERT_TRUE(forest
-                    ->predict(test.matrix(), MatrixView<float>(fast.data(), test.rows, 2),
-                              nullptr, predict_options)
+                    ->predict(test.matrix(), MatrixView<float>(fast.data(), test.rows, 2), nullptr,
+                              predict_options)
                     .ok());
     ASSERT_EQ(std::memcmp(fast.data(), naive.data(), fast.size() * sizeof(float)), 0)
         << "depth " << depth;
