@@ -693,7 +693,8 @@ class App implements ViewerHost {
     if (!this.project || stage === this.project.stage) return;
     try {
       await api.selectStage(stage);
-      this.project.stage = stage;
+      // The server's project says the stage and whether it is trained: setting the stage here
+      // first would show the new stage with the old stage's state until the refresh answers.
       await this.refreshProject();
       this.importancePanel.replaceChildren(el("p", { class: "hint" }, "Train to see which features matter."));
       if (this.project.trained) this.loadImportance();
