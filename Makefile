@@ -39,14 +39,14 @@ fuzz: deps
 	JOBS=$(JOBS) scripts/fuzz $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # The unit tests (and the fuzz corpus replays) under AddressSanitizer + UndefinedBehaviorSanitizer,
-# and the tests of the threaded layers (core, engine, server) under ThreadSanitizer.
+# and the tests of the threaded layers (TSAN_LAYERS) under ThreadSanitizer.
 # SANITIZER_TESTS narrows the run (a ctest -R regex; CI runs a subset, see .ci/run).
 ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
 SANITIZER_TESTS ?= .
 SANITIZER_CMAKE = -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGROVE_BUILD_BENCH=OFF $(CMAKE_FLAGS)
 ASAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
-	LSAN_OPTIONS=suppressions=$(CURDIR)/fuzz/lsan.supp \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/fuzz/lsan.supp:print_suppressions=0 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 TSAN_ENV = TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 
@@ -64,10 +64,16 @@ test-asan-io:
 	$(MAKE) test-asan SANITIZER_TARGETS="core_tests io_tests $(IO_FUZZ:%=%_fuzz_replay)" \
 		SANITIZER_TESTS='^(core_tests|io_tests|fuzz_replay_($(shell echo $(IO_FUZZ) | tr ' ' '|')))$$'
 
+# The layers that run work on threads: core (the thread pool), engine (block-parallel compute),
+# filters (features computed by the engine), learn (forest training and prediction on the pool),
+# workflows and project (training and prediction of whole pipelines) and the server (request
+# threads beside the engine's). io and segment start no threads.
+TSAN_LAYERS ?= core engine filters learn workflows project server
 test-tsan: deps
 	cmake -S . -B $(TSAN_BUILD) -DGROVE_SANITIZE=thread $(SANITIZER_CMAKE)
-	cmake --build $(TSAN_BUILD) -j $(JOBS) --target core_tests engine_tests server_tests
-	cd $(TSAN_BUILD) && $(TSAN_ENV) ctest -R '^(core|engine|server)_tests$$' --output-on-failure -j $(JOBS)
+	cmake --build $(TSAN_BUILD) -j $(JOBS) --target $(TSAN_LAYERS:%=%_tests)
+	cd $(TSAN_BUILD) && $(TSAN_ENV) ctest -R '^($(shell echo $(TSAN_LAYERS) | tr ' ' '|'))_tests$$' \
+		--output-on-failure -j $(JOBS)
 
 # Installs what CMake's install rules name (the grove Python package, into
 # /usr/local/lib/python3.11/dist-packages unless CMAKE_INSTALL_PREFIX says otherwise; docs/python.md).

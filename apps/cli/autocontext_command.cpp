@@ -30,6 +30,7 @@ struct AutocontextTrainArguments {
 };
 
 Status run_autocontext_train(const AutocontextTrainArguments& arguments) {
+  GROVE_RETURN_IF_ERROR(apply_memory_budget(arguments.engine));
   if (arguments.images.empty())
     return Error(ErrorCode::kInvalidArgument, "give at least one --image");
   if (arguments.images.size() != arguments.labels.size()) {

@@ -3,8 +3,11 @@
 #include <glob.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+
+#include "grove/core/memory.h"
 
 namespace grove::cli {
 
@@ -36,13 +39,7 @@ void add_engine_options(CLI::App& command, EngineArguments& arguments) {
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
 }
 
-Result<std::unique_ptr<Engine>> make_engine(const EngineArguments& arguments, bool interactive) {
-  EngineOptions options;
-  options.threads = arguments.threads;
-  if (options.threads == 0) {
-    GROVE_ASSIGN_OR_RETURN(int64_t threads, environment_number("LAZYFLOW_THREADS", 1));
-    options.threads = static_cast<int>(std::min<int64_t>(threads, 4096));
-  }
+Result<int64_t> memory_budget_bytes(const EngineArguments& arguments) {
   int64_t ram_mb = arguments.ram_mb;
   if (ram_mb == 0) {
     GROVE_ASSIGN_OR_RETURN(ram_mb, environment_number("LAZYFLOW_TOTAL_RAM_MB", 1));
@@ -51,7 +48,25 @@ Result<std::unique_ptr<Engine>> make_engine(const EngineArguments& arguments, bo
     return make_error(ErrorCode::kInvalidArgument,
                       "a memory budget of {} MB is too small (at least 64)", ram_mb);
   }
-  options.memory_bytes = ram_mb * (int64_t{1} << 20);
+  return std::max<int64_t>(ram_mb, 0) * (int64_t{1} << 20);
+}
+
+Status apply_memory_budget(const EngineArguments& arguments) {
+  GROVE_ASSIGN_OR_RETURN(const int64_t bytes, memory_budget_bytes(arguments));
+  set_file_allocation_limit(bytes);
+  return ok_status();
+}
+
+Result<std::unique_ptr<Engine>> make_engine(const EngineArguments& arguments, bool interactive) {
+  EngineOptions options;
+  options.threads = arguments.threads;
+  if (options.threads == 0) {
+    GROVE_ASSIGN_OR_RETURN(int64_t threads, environment_number("LAZYFLOW_THREADS", 1));
+    options.threads = static_cast<int>(std::min<int64_t>(threads, 4096));
+  }
+  GROVE_ASSIGN_OR_RETURN(options.memory_bytes, memory_budget_bytes(arguments));
+  // Again here: a distributed run narrows each process's budget after parsing.
+  set_file_allocation_limit(options.memory_bytes);
   options.cache_fraction = interactive ? 0.5 : 0.05;
   return std::make_unique<Engine>(options);
 }

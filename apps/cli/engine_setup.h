@@ -17,6 +17,13 @@ struct EngineArguments {
 };
 
 void add_engine_options(CLI::App& command, EngineArguments& arguments);
+// The memory budget in bytes that --ram-mb (else LAZYFLOW_TOTAL_RAM_MB) gives; 0 when neither
+// does (half the machine's RAM).
+Result<int64_t> memory_budget_bytes(const EngineArguments& arguments);
+// Makes the budget the limit of any allocation that a file's header sizes (core/memory.h), so that
+// a file asking for more than the budget fails when it is opened, before anything is allocated.
+// Commands call it before they open any file; make_engine calls it too.
+Status apply_memory_budget(const EngineArguments& arguments);
 // interactive: keep a block cache (the server); batch runs stream and cache little.
 Result<std::unique_ptr<Engine>> make_engine(const EngineArguments& arguments, bool interactive);
 

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "command.h"
+#include "grove/core/memory.h"
 #include "grove/engine/engine.h"
 #include "grove/filters/pixel_features.h"
 
@@ -45,10 +46,12 @@ Status run_features(const FeaturesArguments& arguments) {
     return make_error(ErrorCode::kInvalidArgument,
                       "--threads must be 0 (all cores) or more, got {}", arguments.threads);
   }
-  if (arguments.ram_mb < 0) {
-    return make_error(ErrorCode::kInvalidArgument, "--ram-mb must be 0 (default) or more, got {}",
+  if (arguments.ram_mb < 0 || arguments.ram_mb > (int64_t{1} << 40)) {
+    return make_error(ErrorCode::kInvalidArgument, "--ram-mb must be 0 (default) to 2^40, got {}",
                       arguments.ram_mb);
   }
+  // Before the input is opened: its header's sizes are checked against the budget.
+  set_file_allocation_limit(arguments.ram_mb * (int64_t{1} << 20));
   GROVE_ASSIGN_OR_RETURN(NodePtr input, open_input_node(arguments.input));
   auto op = make_op(filters::PixelFeatures{*selection});
   GROVE_ASSIGN_OR_RETURN(NodePtr features, apply_op(op, input));

@@ -141,6 +141,11 @@ Status run(const HeadlessArguments& a) {
     return Error(ErrorCode::kInvalidArgument, "--headless needs --project=PROJECT");
   for (const std::string& warning : a.warnings)
     std::fprintf(stderr, "grove: warning: %s\n", warning.c_str());
+  EngineArguments engine;
+  if (auto threads = value_of(a, "threads"); !threads.empty())
+    engine.threads = std::atoi(threads.c_str());
+  if (auto ram = value_of(a, "ram_mb"); !ram.empty()) engine.ram_mb = std::atoll(ram.c_str());
+  GROVE_RETURN_IF_ERROR(apply_memory_budget(engine));
   GROVE_ASSIGN_OR_RETURN(Project project, open_project(project_path));
   std::vector<std::string> inputs;
   if (auto it = a.values.find("raw_data"); it != a.values.end()) inputs = it->second;
@@ -184,10 +189,6 @@ Status run(const HeadlessArguments& a) {
   }
   // ilastik overwrites its outputs.
   request.overwrite = true;
-  EngineArguments engine;
-  if (auto threads = value_of(a, "threads"); !threads.empty())
-    engine.threads = std::atoi(threads.c_str());
-  if (auto ram = value_of(a, "ram_mb"); !ram.empty()) engine.ram_mb = std::atoll(ram.c_str());
   const std::string cutout = value_of(a, "cutout_subregion");
   DistributedArguments distributed;
   distributed.distributed = a.switches.count("distributed") > 0;

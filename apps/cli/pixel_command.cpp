@@ -71,6 +71,7 @@ Status load_label_image(const std::string& path, PixelLane& lane) {
 namespace {
 
 Status run_train(const TrainArguments& arguments) {
+  GROVE_RETURN_IF_ERROR(apply_memory_budget(arguments.engine));
   if (arguments.images.empty())
     return Error(ErrorCode::kInvalidArgument, "give at least one --image");
   if (arguments.images.size() != arguments.labels.size()) {

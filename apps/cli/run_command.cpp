@@ -61,6 +61,7 @@ Status run_exports(const Project& project, const std::vector<std::string>& input
 namespace {
 
 Status run_run(const RunArguments& arguments) {
+  GROVE_RETURN_IF_ERROR(apply_memory_budget(arguments.engine));
   GROVE_ASSIGN_OR_RETURN(Project project, open_project(arguments.project));
   ExportRequest request;
   const ExportSettings& settings = project.export_settings;

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "command.h"
+#include "grove/core/memory.h"
 #include "server/pixel_backend.h"
 #include "server/server.h"
 
@@ -58,6 +59,8 @@ void open_browser(const std::string& url) {
 }
 
 Status serve(const ServeArguments& arguments) {
+  // Before the project and its images are opened: their headers' sizes are checked against it.
+  set_file_allocation_limit(arguments.ram_mb * 1024 * 1024);
   server::PixelBackendOptions backend_options;
   backend_options.project_path = arguments.project;
   backend_options.threads = arguments.threads;
@@ -114,7 +117,8 @@ void register_serve(CLI::App& app, Action& action) {
                       "the only folder the page may open and write files in (default: .)");
   command->add_flag("--no-browser", arguments->no_browser, "do not open a browser");
   command->add_option("--threads", arguments->threads, "worker threads (default: all)");
-  command->add_option("--ram-mb", arguments->ram_mb, "memory budget in MB (default: half the RAM)");
+  command->add_option("--ram-mb", arguments->ram_mb, "memory budget in MB (default: half the RAM)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
   command
       ->add_option("--autocontext", arguments->stages,
                    "a new project is an autocontext project of this many stages (2 or more; an "

@@ -492,3 +492,48 @@ def test_sparse_huge_arrays_are_described_but_not_processed(data, out):
         proc = run_grove("info", data["bad"] / name)
         assert proc.returncode == 0, proc.stderr
         assert "1000000000" in proc.stdout
+
+
+# ------------------------------------------------------------------------------------------------
+# Over the memory budget: a header asking for more than --ram-mb
+
+
+def over_budget_png(path, side=12000):
+    """A valid PNG of side x side zeros (137 MB decoded for 12000): ~140 KB of deflate, so its
+    header's claim is plausible for the file size and only the memory budget can refuse it."""
+    row = b"\0" * (side + 1)  # filter byte, then the row
+    compressor = zlib.compressobj(9)
+    idat = b"".join(compressor.compress(row) for _ in range(side)) + compressor.flush()
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" +
+                     png_chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)) +
+                     png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b""))
+
+
+@pytest.fixture(scope="module")
+def over_budget(tmp_path_factory):
+    path = tmp_path_factory.mktemp("over_budget") / "big.png"
+    over_budget_png(path)
+    return path
+
+
+def test_a_header_over_the_memory_budget_is_refused(data, out, over_budget):
+    # Within the default budget (half the RAM) the same file is an image like any other.
+    proc = run_grove("info", over_budget)
+    assert proc.returncode == 0, proc.stderr
+    assert "12000" in proc.stdout
+    commands = {
+        "features": ["features", over_budget, "-o", out / "features.h5", "--features", FEATURES,
+                     "--ram-mb", "64"],
+        "pixel train": ["pixel", "train", "--image", over_budget, "--labels",
+                        data["good"] / "labels.npy", "--features", FEATURES, "--trees", "2",
+                        "-o", out / "p.grove", "--ram-mb", "64"],
+        "run": ["run", data["good"] / "project.grove", over_budget, "--output",
+                str(out / "{nickname}_{result_type}"), "--ram-mb", "64"],
+        "--headless": ["--headless", f"--project={data['good'] / 'project.grove'}", "--ram_mb=64",
+                       f"--output_filename_format={out}/{{nickname}}_{{result_type}}.h5",
+                       over_budget],
+    }
+    for command, arguments in commands.items():
+        with untouched(out):
+            proc = run_grove(*arguments)
+        expect_fault(proc, "big.png", "memory budget of 64 MB")

@@ -60,13 +60,29 @@ void set_file_allocation_limit(int64_t bytes) {
   file_allocation_limit_bytes.store(std::max<int64_t>(bytes, 0));
 }
 
+namespace {
+
+// "64 MB" for budgets and sizes of a MB or more (what --ram-mb is given in), else "1000 bytes".
+std::string megabytes(int64_t bytes) {
+  if (bytes < (int64_t{1} << 20)) return std::to_string(bytes) + " bytes";
+  const int64_t whole = bytes >> 20;
+  if ((bytes & ((int64_t{1} << 20) - 1)) == 0) return std::to_string(whole) + " MB";
+  return std::to_string(whole) + "." +
+         std::to_string(((bytes & ((int64_t{1} << 20) - 1)) * 10) >> 20) + " MB";
+}
+
+}  // namespace
+
 Status check_file_allocation(int64_t bytes, std::string_view what) {
   const int64_t limit = file_allocation_limit();
   if (bytes < 0 || bytes > limit) {
-    return make_error(ErrorCode::kResourceExhausted,
-                      "{} would need {} bytes of memory, more than the budget of {} bytes "
-                      "(corrupt file, or raise --ram-mb)",
-                      what, bytes < 0 ? std::string("too many") : std::to_string(bytes), limit);
+    // Named as the user sets it: the --ram-mb budget, or the default that --ram-mb overrides.
+    return make_error(
+        ErrorCode::kResourceExhausted,
+        "{} would need {} of memory, more than the memory budget of {} ({}; a corrupt file?)", what,
+        bytes < 0 ? std::string("more bytes than can be counted") : megabytes(bytes),
+        megabytes(limit),
+        file_allocation_limit_bytes.load() > 0 ? "--ram-mb" : "half the RAM, see --ram-mb");
   }
   return ok_status();
 }

@@ -8,6 +8,8 @@
 #include <limits>
 #include <new>
 
+#include "grove/core/memory.h"
+
 namespace grove {
 
 namespace {
@@ -474,7 +476,9 @@ Status validate_geometry(std::span<const int64_t> shape, std::span<const int64_t
                       "{}: chunks of {} bytes are larger than grove's limit of {}", where,
                       chunk_elements * static_cast<int64_t>(dtype_size(dtype)), kMaxChunkBytes);
   }
-  return ok_status();
+  // Each chunk is decoded whole, one per thread: one chunk alone must fit the memory budget.
+  return check_file_allocation(chunk_elements * static_cast<int64_t>(dtype_size(dtype)),
+                               where + ": a chunk");
 }
 
 Result<std::vector<int>> map_axis_names(const std::vector<std::string>& names,

@@ -4,6 +4,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "grove/core/memory.h"
 #include "grove/io/axes.h"
 #include "grove/io/file_util.h"
 
@@ -281,6 +282,17 @@ Result<std::unique_ptr<ImageReader>> open_hdf5(const std::string& file,
   const std::vector<int64_t> chunks = dataset.chunks();
   if (!chunks.empty()) {
     info.chunk_shape = shape_from_stored(chunks, axes.axes);
+    // libhdf5 decompresses a filtered chunk whole, whatever part of it is read: the chunk the
+    // header declares must fit the memory budget (up to 4 GB, as small as the file may be).
+    if (!dataset.filters().empty()) {
+      int64_t chunk_bytes = static_cast<int64_t>(dtype_size(*dtype));
+      for (int64_t extent : chunks) {
+        if (__builtin_mul_overflow(chunk_bytes, extent, &chunk_bytes)) chunk_bytes = -1;
+        if (chunk_bytes < 0) break;
+      }
+      GROVE_RETURN_IF_ERROR(
+          check_file_allocation(chunk_bytes, dataset.describe() + ": a compressed chunk"));
+    }
   }
   info.compression = dataset.compression();
   info.internal_path = dataset.path();

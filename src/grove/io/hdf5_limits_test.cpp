@@ -7,6 +7,7 @@
 #include <hdf5.h>
 
 #include "grove/core/memory.h"
+#include "grove/io/hdf5.h"
 #include "grove/io/hdf5_file.h"
 #include "grove/io/io_test_support.h"
 
@@ -102,6 +103,30 @@ TEST(Hdf5Limits, WholeReadsBeyondTheMemoryBudgetAreRefused) {
   auto read = dataset->read_vector<double>();
   ASSERT_TRUE(read.ok()) << read.error().to_string();
   EXPECT_EQ(read->size(), 300'000u);
+}
+
+// libhdf5 decompresses a filtered chunk whole: an image whose compressed chunks are larger than
+// the memory budget is refused when it is opened (the file itself is tiny: nothing was written).
+TEST(Hdf5Limits, CompressedChunksBeyondTheMemoryBudgetAreRefused) {
+  TempDir dir;
+  const std::string path = dir.file("big_chunks.h5");
+  {
+    auto file = hdf5::File::create(path);
+    ASSERT_TRUE(file.ok());
+    hdf5::DatasetOptions options;
+    options.chunks = {2048, 2048};  // 8 MB of uint16
+    options.gzip_level = 1;
+    ASSERT_TRUE(file->create_dataset("data", DType::u16, {4096, 4096}, options).ok());
+  }
+  ASSERT_TRUE(io::open_hdf5(path, "data").ok());
+  set_file_allocation_limit(int64_t{4} << 20);
+  auto refused = io::open_hdf5(path, "data");
+  set_file_allocation_limit(0);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code(), ErrorCode::kResourceExhausted);
+  const std::string message = refused.error().to_string();
+  EXPECT_NE(message.find("big_chunks.h5"), std::string::npos) << message;
+  EXPECT_NE(message.find("memory budget of 4 MB"), std::string::npos) << message;
 }
 
 TEST(Hdf5Limits, HardLinkCyclesEndTheWalk) {

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "grove/core/memory.h"
 #include "grove/io/chunk_store.h"
 #include "grove/io/chunked_array.h"
 #include "grove/io/chunked_test_support.h"
@@ -504,6 +505,26 @@ TEST(Zarr, BadMetadataGivesClearErrors) {
     EXPECT_NE(reader.error().to_string().find("bad.zarr"), std::string::npos)
         << reader.error().to_string();
   }
+}
+
+// A chunk is decoded whole: one larger than the memory budget (--ram-mb) is refused when the
+// array is opened, naming the array and the budget, though it is within grove's own limit.
+TEST(Zarr, ChunksLargerThanTheMemoryBudgetAreRefused) {
+  const json zarray = {{"zarr_format", 2}, {"shape", {4096, 4096}}, {"chunks", {2048, 2048}},
+                       {"dtype", "<u2"},   {"compressor", nullptr}, {"fill_value", 0},
+                       {"order", "C"},     {"filters", nullptr}};  // 8 MB chunks
+  TemporaryDirectory directory("over_budget");
+  const std::filesystem::path root = directory.path() / "big_chunks.zarr";
+  write_text(root / ".zarray", zarray.dump());
+  ASSERT_TRUE(open_zarr(ImagePath{root.string(), ""}).ok());
+  set_file_allocation_limit(int64_t{4} << 20);
+  auto refused = open_zarr(ImagePath{root.string(), ""});
+  set_file_allocation_limit(0);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code(), ErrorCode::kResourceExhausted);
+  const std::string message = refused.error().to_string();
+  EXPECT_NE(message.find("big_chunks.zarr"), std::string::npos) << message;
+  EXPECT_NE(message.find("memory budget of 4 MB"), std::string::npos) << message;
 }
 
 TEST(Zarr, BadV3MetadataGivesClearErrors) {
